@@ -1,0 +1,39 @@
+{#-
+  Every deduplicated line with its line_type. The invoice prefix decides first (A = bad-debt
+  adjustment, C = cancellation), then the stock code's class (postage, fee, discount, ...), then the
+  sign of the quantity (a negative quantity on an ordinary invoice is a stock adjustment).
+-#}
+with
+
+lines as (
+
+    select * from {{ ref('int_invoice_lines_deduplicated') }}
+
+),
+
+stock_codes as (
+
+    select * from {{ ref('int_stock_codes_classified') }}
+
+),
+
+final as (
+
+    select
+        lines.*,
+        stock_codes.product_class,
+        stock_codes.class_version,
+        case
+            when lines.invoice_no like 'A%' then 'bad_debt_adjustment'
+            when lines.invoice_no like 'C%' then 'cancellation'
+            when stock_codes.product_class <> 'merchandise' then stock_codes.product_class
+            when lines.quantity < 0 then 'stock_adjustment'
+            else 'sale'
+        end as line_type
+
+    from lines
+    left join stock_codes using (stock_code_normalised)
+
+)
+
+select * from final

@@ -1,0 +1,96 @@
+{#-
+  Every source line kept out of fct_sales, with the reason: exact duplicates of an earlier line, and
+  the rows the conversion could not type (their raw text is kept; typed columns are then null).
+  Source lines = fct_sales + rejected_invoice_lines, in rows and in money (see tests/).
+-#}
+with
+
+duplicates as (
+
+    select * from {{ ref('int_invoice_lines_deduplicated') }}
+    where is_exact_duplicate
+
+),
+
+untyped as (
+
+    select * from {{ ref('stg_retail__invoice_line_rejects') }}
+
+),
+
+unioned as (
+
+    select
+        'exact_duplicate' as reason_code,
+        source_file,
+        source_sha256,
+        source_sheet,
+        source_row,
+        invoice_no,
+        stock_code,
+        description,
+        quantity,
+        invoice_at,
+        unit_price,
+        line_amount,
+        customer_id,
+        country_name,
+        duplicate_of_source_row,
+        null as raw_values
+
+    from duplicates
+
+    union all
+
+    select
+        reason_code,
+        source_file,
+        source_sha256,
+        source_sheet,
+        source_row,
+        raw_invoice_no,
+        raw_stock_code,
+        raw_description,
+        null,
+        null,
+        null,
+        null,
+        null,
+        raw_country,
+        null,
+        concat_ws(' | ',
+            'quantity=' || coalesce(raw_quantity, ''),
+            'invoice_date=' || coalesce(raw_invoice_date, ''),
+            'unit_price=' || coalesce(raw_unit_price, ''),
+            'customer_id=' || coalesce(raw_customer_id, '')
+        )
+
+    from untyped
+
+),
+
+final as (
+
+    select
+        {{ surrogate_key(['source_sha256', 'source_sheet', 'source_row']) }} as rejected_line_key,
+        cast(reason_code as varchar) as reason_code,
+        cast(source_file as varchar) as source_file,
+        cast(source_sheet as varchar) as source_sheet,
+        cast(source_row as bigint) as source_row,
+        cast(invoice_no as varchar) as invoice_no,
+        cast(stock_code as varchar) as stock_code,
+        cast(description as varchar) as description,
+        cast(quantity as bigint) as quantity,
+        cast(invoice_at as timestamp) as invoice_at,
+        cast(unit_price as decimal(18, 3)) as unit_price,
+        cast(line_amount as decimal(18, 3)) as line_amount,
+        cast(customer_id as bigint) as customer_id,
+        cast(country_name as varchar) as country_name,
+        cast(duplicate_of_source_row as bigint) as duplicate_of_source_row,
+        cast(raw_values as varchar) as raw_values
+
+    from unioned
+
+)
+
+select * from final

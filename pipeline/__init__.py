@@ -1,0 +1,20 @@
+"""Online Retail pipeline: UCI workbook → Parquet lake → dbt-duckdb star schema → PostgreSQL.
+
+``luigi --module pipeline RunAll`` finds the tasks here.
+"""
+
+from pipeline.tasks import (
+    BuildWarehouse,
+    ConvertWorkbookToParquet,
+    FetchWorkbook,
+    PublishToPostgres,
+    RunAll,
+)
+
+__all__ = [
+    "BuildWarehouse",
+    "ConvertWorkbookToParquet",
+    "FetchWorkbook",
+    "PublishToPostgres",
+    "RunAll",
+]

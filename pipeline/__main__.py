@@ -1,0 +1,36 @@
+"""``python -m pipeline dsn``: print the OLAP database's connection string (starting the embedded
+PostgreSQL if no DSN is configured), so that ``psql "$(python -m pipeline dsn)"`` opens it.
+``python -m pipeline stop-postgres``: stop the embedded server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("dsn", help="print the PostgreSQL connection string")
+    commands.add_parser("stop-postgres", help="stop the embedded PostgreSQL server")
+    args = parser.parse_args(argv)
+
+    from pipeline.config import load_settings
+    from pipeline.tasks import postgres_dsn
+
+    settings = load_settings()
+    if args.command == "dsn":
+        print(postgres_dsn(settings))
+        return 0
+    if args.command == "stop-postgres":
+        from pipeline.lib.olap import stop_embedded_server
+
+        stopped = stop_embedded_server(settings.embedded_pg_dir)
+        print("stopped" if stopped else "not running", file=sys.stderr)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Pipeline settings: one place that says where every input and output lives.
+
+Values come, in order of precedence, from the task parameter on the command line, the environment
+(``PIPELINE_SOURCE``, ``PIPELINE_PG_DSN``, ``PIPELINE_DATA_DIR``), the ``[pipeline]`` section of
+luigi.cfg, and the defaults below. Secrets (the DSN) belong in the environment, never in luigi.cfg.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import luigi
+
+UCI_ONLINE_RETAIL_URL = "https://archive.ics.uci.edu/static/public/352/online+retail.zip"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class pipeline(luigi.Config):  # noqa: N801 - Luigi names a config class after its luigi.cfg section
+    """The ``[pipeline]`` section of luigi.cfg."""
+
+    data_dir = luigi.Parameter(default="data", description="Where every output of the pipeline lands")
+    source = luigi.Parameter(
+        default="",
+        description="Workbook path, folder of workbooks, or URL (default: the UCI download)",
+    )
+    source_sha256 = luigi.Parameter(
+        default="", description="Expected sha256 of a downloaded workbook archive; empty: not checked"
+    )
+    pg_dsn = luigi.Parameter(
+        default="",
+        description="PostgreSQL DSN; prefer PIPELINE_PG_DSN. Empty: an embedded server under data_dir",
+    )
+    dbt_project_dir = luigi.Parameter(default="", description="dbt project (default: ./dbt)")
+    dbt_target = luigi.Parameter(default="duckdb", description="dbt target that builds the warehouse")
+    dbt_threads = luigi.IntParameter(default=2, description="dbt threads")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; paths are absolute so that tasks do not depend on the working directory."""
+
+    data_dir: Path
+    source: str
+    source_sha256: str
+    pg_dsn: str
+    dbt_project_dir: Path
+    dbt_target: str
+    dbt_threads: int
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.data_dir / "lake"
+
+    @property
+    def invoice_lines_dir(self) -> Path:
+        return self.lake_dir / "invoice_lines"
+
+    @property
+    def rejects_dir(self) -> Path:
+        return self.lake_dir / "_rejects"
+
+    @property
+    def manifests_dir(self) -> Path:
+        return self.lake_dir / "_manifests"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.data_dir / "warehouse"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.warehouse_dir / "retail.duckdb"
+
+    @property
+    def embedded_pg_dir(self) -> Path:
+        return self.data_dir / "postgres"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+
+def load_settings(source: str | None = None) -> Settings:
+    cfg = pipeline()
+    data_dir = Path(os.environ.get("PIPELINE_DATA_DIR") or cfg.data_dir).expanduser()
+    dbt_dir = Path(cfg.dbt_project_dir) if cfg.dbt_project_dir else REPO_ROOT / "dbt"
+    return Settings(
+        data_dir=data_dir.resolve(),
+        source=source or os.environ.get("PIPELINE_SOURCE") or cfg.source or UCI_ONLINE_RETAIL_URL,
+        source_sha256=cfg.source_sha256.strip().lower(),
+        pg_dsn=os.environ.get("PIPELINE_PG_DSN") or cfg.pg_dsn,
+        dbt_project_dir=dbt_dir.expanduser().resolve(),
+        dbt_target=cfg.dbt_target,
+        dbt_threads=cfg.dbt_threads,
+    )
+
+
+def is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))

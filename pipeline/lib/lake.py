@@ -1,0 +1,173 @@
+"""Write one workbook's lines into the Hive-partitioned Parquet lake, atomically, with a manifest.
+
+Layout (``<lake>`` is ``data/lake``)::
+
+    <lake>/invoice_lines/invoice_year=2011/invoice_month=01/part-<workbook>.parquet
+    <lake>/_rejects/<workbook>.parquet          rows that could not be typed, with a reason code
+    <lake>/_manifests/<workbook>.json           written last; the conversion is done only when it validates
+
+``<workbook>`` is a slug of the workbook's file name, so re-converting a changed workbook replaces its
+own files and nothing else. Files are written under ``<lake>/_tmp`` (same filesystem), then renamed into
+place. The old manifest is removed before the first rename, so a crash part-way leaves no manifest and
+the next run converts the workbook again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.lib.download import sha256_file
+from pipeline.lib.workbook import WorkbookContents
+
+MANIFEST_VERSION = 1
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3}
+
+
+class ReconciliationError(RuntimeError):
+    """Rows were lost or invented between the workbook and the lake."""
+
+
+def workbook_slug(path: Path) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", path.stem.lower()).strip("_")
+    return slug or "workbook"
+
+
+@dataclass(frozen=True)
+class LakePaths:
+    lake_dir: Path
+
+    @property
+    def invoice_lines(self) -> Path:
+        return self.lake_dir / "invoice_lines"
+
+    @property
+    def rejects(self) -> Path:
+        return self.lake_dir / "_rejects"
+
+    @property
+    def manifests(self) -> Path:
+        return self.lake_dir / "_manifests"
+
+    def manifest_for(self, workbook: Path) -> Path:
+        return self.manifests / f"{workbook_slug(workbook)}.json"
+
+
+def _write_parquet(frame: pl.DataFrame, path: Path) -> dict:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table: pa.Table = frame.to_arrow()
+    pq.write_table(table, path, **PARQUET_OPTIONS)
+    return {"rows": frame.height, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def write_workbook_to_lake(
+    contents: WorkbookContents, workbook: Path, workbook_sha256: str, lake: LakePaths
+) -> dict:
+    """Write lines and rejects of one workbook; return the manifest (already on disk)."""
+    if contents.lines.height + contents.rejects.height != contents.source_rows:
+        raise ReconciliationError(
+            f"{workbook}: {contents.source_rows} source rows but {contents.lines.height} lines + "
+            f"{contents.rejects.height} rejects"
+        )
+    slug = workbook_slug(workbook)
+    staging = lake.lake_dir / "_tmp" / f"{slug}-{uuid.uuid4().hex[:8]}"
+    files: dict[str, dict] = {}  # path relative to the lake -> rows, bytes, sha256
+    try:
+        lines = contents.lines.with_columns(
+            pl.col("invoice_ts").dt.year().alias("_year"), pl.col("invoice_ts").dt.month().alias("_month")
+        )
+        for (year, month), part in lines.partition_by(
+            ["_year", "_month"], as_dict=True, maintain_order=True
+        ).items():
+            rel = f"invoice_lines/invoice_year={year}/invoice_month={month:02d}/part-{slug}.parquet"
+            files[rel] = _write_parquet(part.drop("_year", "_month"), staging / rel)
+        rejects_rel = f"_rejects/{slug}.parquet"
+        # Always written, even when empty, so readers can rely on the file and its schema.
+        files[rejects_rel] = _write_parquet(contents.rejects, staging / rejects_rel)
+
+        manifest_path = lake.manifest_for(workbook)
+        old = read_manifest(manifest_path)
+        manifest_path.unlink(missing_ok=True)
+        for rel in files:
+            (lake.lake_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / rel, lake.lake_dir / rel)
+        for rel in (old or {}).get("files", {}):
+            if rel not in files:
+                (lake.lake_dir / rel).unlink(missing_ok=True)
+
+        by_month = lines.group_by("_year", "_month").len().sort("_year", "_month")
+        stat = workbook.stat()
+        manifest = {
+            "manifest_version": MANIFEST_VERSION,
+            "workbook": str(workbook),
+            "workbook_sha256": workbook_sha256,
+            "workbook_bytes": stat.st_size,
+            "workbook_mtime_ns": stat.st_mtime_ns,
+            "format": contents.format_name,
+            "sheets": contents.sheets,
+            "source_rows": contents.source_rows,
+            "lake_rows": contents.lines.height,
+            "rejected_rows": contents.rejects.height,
+            "rejects_by_reason": _count_by(contents.rejects, "reason_code"),
+            "lines_by_month": {f"{y}-{m:02d}": n for y, m, n in by_month.rows()},
+            "schema": {name: str(dtype) for name, dtype in contents.lines.schema.items()},
+            "files": files,
+        }
+        _write_json_atomic(manifest_path, manifest)
+        return manifest
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _count_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    if frame.height == 0:
+        return {}
+    return dict(sorted(frame.group_by(column).len().rows()))
+
+
+def _write_json_atomic(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+def read_manifest(path: Path) -> dict | None:
+    try:
+        manifest = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return manifest if manifest.get("manifest_version") == MANIFEST_VERSION else None
+
+
+def manifest_is_current(path: Path, workbook: Path) -> bool:
+    """True when the manifest describes this very workbook and every file it lists is in place.
+
+    Size and mtime stand in for the workbook's checksum so that a no-op run stays fast; a touched but
+    unchanged workbook is re-hashed and still counts as converted.
+    """
+    manifest = read_manifest(path)
+    if manifest is None or not workbook.is_file():
+        return False
+    lake_dir = path.parent.parent
+    for rel, meta in manifest["files"].items():
+        try:
+            if (lake_dir / rel).stat().st_size != meta["bytes"]:
+                return False
+        except FileNotFoundError:
+            return False
+    stat = workbook.stat()
+    if stat.st_size != manifest["workbook_bytes"]:
+        return False
+    if stat.st_mtime_ns == manifest["workbook_mtime_ns"]:
+        return True
+    return sha256_file(workbook) == manifest["workbook_sha256"]

@@ -1,0 +1,407 @@
+"""Publish the warehouse marts to PostgreSQL, all or nothing.
+
+In: the DuckDB warehouse built by dbt, its dbt manifest (columns, keys, descriptions), and a DSN.
+Out: in PostgreSQL, schema ``analytics_v<N>`` with the tables of version N (typed, keyed, indexed,
+commented, analysed), schema ``analytics`` with one view per table pointing at the live version, and a
+row in ``pipeline_meta.publish_ledger``. Done when the ledger's live row carries this warehouse version.
+
+Why views: BI users and dbt-postgres build their own views on ``analytics.*``. Going live re-points the
+``analytics`` views at the new version inside one short transaction, so readers see the old version or
+the new one, never a mix or an empty table, and views built on top keep working. The previous version
+stays until the next publish, so it can be restored.
+
+Rows travel through DuckDB's postgres extension (binary COPY), installed offline from the pinned
+``duckdb-extension-postgres-scanner`` wheel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+LIVE_SCHEMA = "analytics"
+META_SCHEMA = "pipeline_meta"
+CONNECT_OPTIONS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "application_name": "online-retail-pipeline",
+}
+LEDGER_DDL = f"""
+create schema if not exists {META_SCHEMA};
+create table if not exists {META_SCHEMA}.publish_ledger (
+    published_version integer primary key,
+    warehouse_version text not null,
+    run_id text not null,
+    source text not null,
+    source_sha256 text[] not null,
+    status text not null check (status in ('live', 'superseded', 'restored')),
+    rows_per_table jsonb not null,
+    amounts jsonb not null,
+    rejects_by_reason jsonb not null,
+    stage_seconds jsonb not null,
+    published_at timestamptz not null default now()
+);
+"""
+
+
+class PublishError(RuntimeError):
+    pass
+
+
+def redact(dsn: str) -> str:
+    """The DSN without its password, for logs and messages."""
+    if "://" in dsn:
+        parts = urlsplit(dsn)
+        if parts.password is not None:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            return urlunsplit(parts._replace(netloc=netloc))
+        return dsn
+    return re.sub(r"password\s*=\s*\S+", "password=***", dsn)
+
+
+def embedded_server_dsn(pg_dir: Path) -> str:
+    """Start (or find running) the embedded PostgreSQL under ``pg_dir`` and return its URI.
+
+    The server is left running when the process ends (cleanup_mode=None) so that ``psql`` and BI tools
+    can use it afterwards; ``python -m pipeline stop-postgres`` stops it.
+    """
+    import pgserver
+
+    pg_dir.parent.mkdir(parents=True, exist_ok=True)
+    return pgserver.get_server(pg_dir, cleanup_mode=None).get_uri()
+
+
+@contextmanager
+def connect(dsn: str, autocommit: bool = True) -> Iterator:
+    import psycopg
+
+    try:
+        conn = psycopg.connect(dsn, autocommit=autocommit, **CONNECT_OPTIONS)
+    except psycopg.OperationalError as err:
+        raise PublishError(f"cannot connect to PostgreSQL at {redact(dsn)}: {err}") from None
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def live_warehouse_version(dsn: str) -> str | None:
+    with connect(dsn) as conn:
+        exists = conn.execute("select to_regclass(%s)", (f"{META_SCHEMA}.publish_ledger",)).fetchone()
+        if exists[0] is None:
+            return None
+        row = conn.execute(
+            f"select warehouse_version from {META_SCHEMA}.publish_ledger where status = 'live'"
+        ).fetchone()
+        return row[0] if row else None
+
+
+# ---------------------------------------------------------------------------------------------
+# What to publish: read from the dbt manifest, so the dbt YAML stays the one place that defines it.
+
+
+@dataclass
+class TableSpec:
+    name: str
+    description: str
+    columns: dict[str, str] = field(default_factory=dict)  # name -> description
+    primary_key: list[str] = field(default_factory=list)
+    foreign_keys: list[tuple[str, str, str]] = field(default_factory=list)  # column, table, column
+
+
+def read_table_specs(manifest_path: Path, folders: tuple[str, ...]) -> list[TableSpec]:
+    manifest = json.loads(manifest_path.read_text())
+    specs: dict[str, TableSpec] = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["fqn"][1] not in folders:
+            continue
+        spec = TableSpec(node["name"], node.get("description", "").strip())
+        for col in node["columns"].values():
+            spec.columns[col["name"]] = col.get("description", "").strip()
+            if any(c["type"] == "primary_key" for c in col.get("constraints", [])):
+                spec.primary_key.append(col["name"])
+        specs[node["unique_id"]] = spec
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        if node["resource_type"] != "test" or meta.get("name") != "relationships":
+            continue
+        parent = specs.get(node.get("attached_node") or "")
+        kwargs = meta.get("kwargs", {})
+        target = re.search(r"ref\('([^']+)'\)", kwargs.get("to", ""))
+        if parent and target:
+            parent.foreign_keys.append((node["column_name"], target.group(1), kwargs["field"]))
+    order = {"dim": 0, "fct": 1}
+    return sorted(specs.values(), key=lambda s: (order.get(s.name.split("_")[0], 2), s.name))
+
+
+def pg_type(duckdb_type: str) -> str:
+    t = duckdb_type.upper()
+    if t.startswith("DECIMAL"):
+        return t.replace("DECIMAL", "numeric")
+    return {
+        "VARCHAR": "text",
+        "BIGINT": "bigint",
+        "INTEGER": "integer",
+        "SMALLINT": "smallint",
+        "BOOLEAN": "boolean",
+        "DATE": "date",
+        "TIMESTAMP": "timestamp",
+        "DOUBLE": "double precision",
+        "HUGEINT": "numeric(38,0)",
+    }[t]
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PublishResult:
+    published_version: int
+    schema: str
+    rows: dict[str, int]
+    amounts: dict[str, str]
+    seconds: dict[str, float]
+    skipped: bool = False
+
+
+def _open_duckdb(warehouse_path: Path, dsn: str):
+    import duckdb
+    import duckdb_extensions
+
+    con = duckdb.connect()
+    duckdb_extensions.import_extension("postgres_scanner", con=con)
+    con.execute("load postgres")
+    con.execute(f"attach {_literal(str(warehouse_path))} as wh (read_only)")
+    con.execute(f"attach {_literal(dsn)} as pg (type postgres)")
+    return con
+
+
+def _warehouse_columns(con, table: str) -> list[tuple[str, str]]:
+    return con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_catalog = 'wh' and table_schema = 'main' and table_name = ? "
+        "order by ordinal_position",
+        [table],
+    ).fetchall()
+
+
+def _amount_columns(columns: list[tuple[str, str]]) -> list[str]:
+    return [name for name, dtype in columns if dtype.upper().startswith("DECIMAL")]
+
+
+def publish(
+    *,
+    warehouse_path: Path,
+    manifest_path: Path,
+    dsn: str,
+    warehouse_version: str,
+    run_id: str,
+    source: str,
+    source_sha256: list[str],
+    rejects_by_reason: dict[str, int],
+    stage_seconds: dict[str, float],
+    folders: tuple[str, ...] = ("marts", "quality", "reports"),
+    lock_timeout_ms: int = 5000,
+    go_live_attempts: int = 8,
+) -> PublishResult:
+    specs = read_table_specs(manifest_path, folders)
+    seconds: dict[str, float] = {}
+    started = time.monotonic()
+    with connect(dsn) as conn:
+        conn.execute(LEDGER_DDL)
+        # One publisher at a time per database; a second one waits here.
+        conn.execute("select pg_advisory_lock(hashtext('online_retail.publish'))")
+        live = conn.execute(
+            f"select published_version, warehouse_version from {META_SCHEMA}.publish_ledger "
+            "where status = 'live'"
+        ).fetchone()
+        if live and live[1] == warehouse_version:
+            return PublishResult(live[0], f"{LIVE_SCHEMA}_v{live[0]}", {}, {}, {}, skipped=True)
+        version = conn.execute(
+            f"select coalesce(max(published_version), 0) + 1 from {META_SCHEMA}.publish_ledger"
+        ).fetchone()[0]
+        schema = f"{LIVE_SCHEMA}_v{version}"
+        conn.execute(f"drop schema if exists {_q(schema)} cascade")
+        conn.execute(f"create schema {_q(schema)}")
+
+        duck = _open_duckdb(warehouse_path, dsn)
+        try:
+            rows, amounts, columns_of = {}, {}, {}
+            for spec in specs:
+                columns = _warehouse_columns(duck, spec.name)
+                if not columns:
+                    raise PublishError(f"table {spec.name} is missing from {warehouse_path}")
+                columns_of[spec.name] = columns
+                ddl = ",\n    ".join(f"{_q(n)} {pg_type(t)}" for n, t in columns)
+                conn.execute(f"create table {_q(schema)}.{_q(spec.name)} (\n    {ddl}\n)")
+            seconds["create"] = round(time.monotonic() - started, 2)
+
+            t0 = time.monotonic()
+            for spec in specs:
+                cols = ", ".join(_q(n) for n, _ in columns_of[spec.name])
+                duck.execute(
+                    f"insert into pg.{_q(schema)}.{_q(spec.name)} ({cols}) "
+                    f"select {cols} from wh.main.{_q(spec.name)}"
+                )
+            seconds["copy"] = round(time.monotonic() - t0, 2)
+
+            t0 = time.monotonic()
+            for spec in specs:
+                sums = _amount_columns(columns_of[spec.name])
+                select = ", ".join(["count(*)"] + [f"coalesce(sum({_q(c)}), 0)" for c in sums])
+                expected = duck.execute(f"select {select} from wh.main.{_q(spec.name)}").fetchone()
+                found = conn.execute(f"select {select} from {_q(schema)}.{_q(spec.name)}").fetchone()
+                if tuple(expected) != tuple(found):
+                    raise PublishError(
+                        f"{schema}.{spec.name} does not match the warehouse: expected rows and "
+                        f"sums {expected}, found {found}; nothing was made live"
+                    )
+                rows[spec.name] = found[0]
+                for col, value in zip(sums, found[1:], strict=True):
+                    amounts[f"{spec.name}.{col}"] = str(value)
+            seconds["verify"] = round(time.monotonic() - t0, 2)
+        finally:
+            duck.close()
+
+        t0 = time.monotonic()
+        _add_keys_and_docs(conn, schema, specs)
+        seconds["index"] = round(time.monotonic() - t0, 2)
+
+        t0 = time.monotonic()
+        _go_live(
+            conn,
+            schema,
+            version,
+            specs,
+            columns_of,
+            lock_timeout_ms=lock_timeout_ms,
+            attempts=go_live_attempts,
+            ledger_row={
+                "warehouse_version": warehouse_version,
+                "run_id": run_id,
+                "source": source,
+                "source_sha256": source_sha256,
+                "rows_per_table": json.dumps(rows),
+                "amounts": json.dumps(amounts),
+                "rejects_by_reason": json.dumps(rejects_by_reason),
+                "stage_seconds": json.dumps({**stage_seconds, **seconds}),
+            },
+        )
+        seconds["go_live"] = round(time.monotonic() - t0, 2)
+        _drop_old_versions(conn, keep={version, version - 1})
+        conn.execute("select pg_advisory_unlock(hashtext('online_retail.publish'))")
+    seconds["total"] = round(time.monotonic() - started, 2)
+    return PublishResult(version, schema, rows, amounts, seconds)
+
+
+def _add_keys_and_docs(conn, schema: str, specs: list[TableSpec]) -> None:
+    published = {s.name for s in specs}
+    for spec in specs:
+        table = f"{_q(schema)}.{_q(spec.name)}"
+        if spec.primary_key:
+            cols = ", ".join(_q(c) for c in spec.primary_key)
+            conn.execute(f"alter table {table} add primary key ({cols})")
+    for spec in specs:
+        table = f"{_q(schema)}.{_q(spec.name)}"
+        for column, target, target_column in spec.foreign_keys:
+            if target not in published:
+                continue
+            conn.execute(
+                f"alter table {table} add foreign key ({_q(column)}) "
+                f"references {_q(schema)}.{_q(target)} ({_q(target_column)})"
+            )
+            conn.execute(f"create index on {table} ({_q(column)})")
+        if spec.description:
+            conn.execute(f"comment on table {table} is {_literal(spec.description)}")
+        for column, description in spec.columns.items():
+            if description:
+                conn.execute(f"comment on column {table}.{_q(column)} is {_literal(description)}")
+        conn.execute(f"analyze {table}")
+
+
+def _go_live(conn, schema, version, specs, columns_of, *, lock_timeout_ms, attempts, ledger_row):
+    import psycopg
+
+    for attempt in range(1, attempts + 1):
+        try:
+            with conn.transaction():
+                conn.execute(f"set local lock_timeout = {int(lock_timeout_ms)}")
+                conn.execute(f"create schema if not exists {LIVE_SCHEMA}")
+                for spec in specs:
+                    view = f"{LIVE_SCHEMA}.{_q(spec.name)}"
+                    cols = ", ".join(_q(n) for n, _ in columns_of[spec.name])
+                    conn.execute(
+                        f"create or replace view {view} as "
+                        f"select {cols} from {_q(schema)}.{_q(spec.name)}"
+                    )
+                    if spec.description:
+                        conn.execute(f"comment on view {view} is {_literal(spec.description)}")
+                    for column, description in spec.columns.items():
+                        if description:
+                            conn.execute(
+                                f"comment on column {view}.{_q(column)} is {_literal(description)}"
+                            )
+                conn.execute(
+                    f"update {META_SCHEMA}.publish_ledger set status = 'superseded' "
+                    "where status = 'live'"
+                )
+                conn.execute(
+                    f"insert into {META_SCHEMA}.publish_ledger (published_version, warehouse_version, "
+                    "run_id, source, source_sha256, status, rows_per_table, amounts, rejects_by_reason, "
+                    "stage_seconds) values (%(version)s, %(warehouse_version)s, %(run_id)s, %(source)s, "
+                    "%(source_sha256)s, 'live', %(rows_per_table)s, %(amounts)s, "
+                    "%(rejects_by_reason)s, %(stage_seconds)s)",
+                    {"version": version, **ledger_row},
+                )
+            return
+        except psycopg.errors.LockNotAvailable:
+            if attempt == attempts:
+                raise PublishError(
+                    f"could not go live: a reader held a lock on {LIVE_SCHEMA} through {attempts} "
+                    f"tries of {lock_timeout_ms} ms; version {version} stays staged in {schema}"
+                ) from None
+            time.sleep(min(10.0, 0.5 * 2 ** (attempt - 1)))
+        except psycopg.errors.InvalidTableDefinition as err:
+            raise PublishError(
+                f"the columns of a published table changed ({err.diag.message_primary}); "
+                f"drop the dependent views on {LIVE_SCHEMA} or restore them after the publish"
+            ) from None
+
+
+def _drop_old_versions(conn, keep: set[int]) -> None:
+    schemas = conn.execute(
+        "select nspname from pg_namespace where nspname ~ %s", (f"^{LIVE_SCHEMA}_v[0-9]+$",)
+    ).fetchall()
+    for (name,) in schemas:
+        if int(name.rsplit("_v", 1)[1]) not in keep:
+            conn.execute(f"drop schema {_q(name)} cascade")
+
+
+def stop_embedded_server(pg_dir: Path) -> bool:
+    """Stop the embedded server under ``pg_dir``; False when none is running."""
+    if not (pg_dir / "postmaster.pid").exists():
+        return False
+    from pgserver._commands import pg_ctl
+
+    # As root, pgserver runs the server as its own system user; pg_ctl must run as that user too.
+    user = "pgserver" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pg_dir, user=user)
+    return True

@@ -1,0 +1,340 @@
+"""Luigi tasks: thin wiring from inputs to outputs. The work lives in ``pipeline.lib``.
+
+    FetchWorkbook ──▶ ConvertWorkbookToParquet (one per workbook) ──▶ BuildWarehouse ──▶ PublishToPostgres ──▶ RunAll
+
+Each task's output counts as complete only when the work is whole: files are renamed into place and
+a manifest, marker or ledger row is written last. Connections are opened in ``run()`` and heavy
+libraries imported there too, so a no-op run stays fast and tasks stay picklable for ``--workers N``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import luigi
+
+from pipeline.config import Settings, is_url, load_settings
+from pipeline.lib.lake import LakePaths, manifest_is_current, read_manifest
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+
+
+class SourceError(FileNotFoundError):
+    pass
+
+
+def _write_json_atomic(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+def download_marker(settings: Settings, url: str) -> Path:
+    name = url.rstrip("/").rsplit("/", 1)[-1] or "download"
+    return settings.raw_dir / f"{name}.download.json"
+
+
+def list_workbooks(settings: Settings, source: str) -> list[Path] | None:
+    """The workbooks a source stands for; None while a URL source has not been downloaded."""
+    if is_url(source):
+        marker = download_marker(settings, source)
+        if not marker.exists():
+            return None
+        return [Path(p) for p in json.loads(marker.read_text())["workbooks"]]
+    path = Path(source).expanduser().resolve()
+    if path.is_dir():
+        books = sorted(
+            p for p in path.iterdir()
+            if p.suffix.lower() in WORKBOOK_SUFFIXES and not p.name.startswith(("~$", "."))
+        )  # fmt: skip
+        if not books:
+            raise SourceError(f"the source folder {path} holds no .xlsx workbook")
+        return books
+    return [path]
+
+
+def warehouse_version(settings: Settings, source: str) -> str | None:
+    """What the warehouse must be built from: the converted workbooks and the dbt project.
+
+    None while any workbook of the source is not converted (or changed since it was).
+    """
+    from pipeline.lib.warehouse import dbt_project_fingerprint
+
+    workbooks = list_workbooks(settings, source)
+    if workbooks is None:
+        return None
+    lake = LakePaths(settings.lake_dir)
+    digest = hashlib.sha256(dbt_project_fingerprint(settings.dbt_project_dir).encode())
+    for workbook in workbooks:
+        manifest_path = lake.manifest_for(workbook)
+        if not manifest_is_current(manifest_path, workbook):
+            return None
+        digest.update(manifest_path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class FetchWorkbook(luigi.Task):
+    """Download the source archive (the UCI zip by default) and unpack its workbooks into data/raw/.
+
+    Done when ``data/raw/<name>.download.json`` lists the unpacked workbooks and their checksums.
+    """
+
+    url = luigi.Parameter()
+
+    def output(self):
+        return luigi.LocalTarget(download_marker(load_settings(), self.url))
+
+    def run(self):
+        import zipfile
+
+        from pipeline.lib.download import download, sha256_file
+
+        settings = load_settings()
+        name = self.url.rstrip("/").rsplit("/", 1)[-1]
+        self.set_status_message(f"downloading {self.url}")
+        got = download(self.url, settings.raw_dir / name, expected_sha256=settings.source_sha256)
+        workbooks = []
+        if zipfile.is_zipfile(got.path):
+            target_dir = settings.raw_dir / Path(name).stem.replace("+", "_")
+            with zipfile.ZipFile(got.path) as archive:
+                members = [m for m in archive.namelist() if m.lower().endswith(WORKBOOK_SUFFIXES)]
+                if not members:
+                    raise SourceError(f"{got.path}: the archive holds no .xlsx workbook")
+                for member in members:
+                    dest = target_dir / Path(member).name
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = dest.with_name(f".{dest.name}.part")
+                    with archive.open(member) as src, open(tmp, "wb") as out:
+                        while chunk := src.read(1 << 20):
+                            out.write(chunk)
+                    os.replace(tmp, dest)
+                    workbooks.append(dest)
+        else:
+            workbooks.append(got.path)
+        _write_json_atomic(
+            Path(self.output().path),
+            {
+                "url": self.url,
+                "archive": str(got.path),
+                "archive_sha256": got.sha256,
+                "archive_bytes": got.size,
+                "attempts": got.attempts,
+                "workbooks": [str(p) for p in workbooks],
+                "workbook_sha256": {str(p): sha256_file(p) for p in workbooks},
+            },
+        )
+
+
+class ConvertWorkbookToParquet(luigi.Task):
+    """One workbook → typed lines in the Hive-partitioned lake, untypable rows in ``_rejects``.
+
+    Done when ``data/lake/_manifests/<workbook>.json`` validates against the workbook and the files.
+    """
+
+    workbook = luigi.PathParameter()
+
+    def output(self):
+        return luigi.LocalTarget(LakePaths(load_settings().lake_dir).manifest_for(Path(self.workbook)))
+
+    def complete(self):
+        return manifest_is_current(Path(self.output().path), Path(self.workbook))
+
+    def run(self):
+        from pipeline.lib.download import sha256_file
+        from pipeline.lib.lake import write_workbook_to_lake
+        from pipeline.lib.workbook import read_workbook
+
+        workbook = Path(self.workbook)
+        if not workbook.is_file():
+            raise SourceError(
+                f"source workbook not found: {workbook}. Pass an existing .xlsx file or folder with "
+                "--source PATH (or PIPELINE_SOURCE), or a URL to download."
+            )
+        self.set_status_message(f"reading {workbook.name}")
+        self.set_progress_percentage(5)
+        started = time.monotonic()
+        sha256 = sha256_file(workbook)
+        contents = read_workbook(workbook, sha256)
+        self.set_status_message(f"writing {contents.lines.height:,} lines to the lake")
+        self.set_progress_percentage(70)
+        manifest = write_workbook_to_lake(contents, workbook, sha256, LakePaths(load_settings().lake_dir))
+        self.set_progress_percentage(100)
+        print(
+            f"converted {workbook.name}: {manifest['source_rows']:,} rows → "
+            f"{manifest['lake_rows']:,} lake lines + {manifest['rejected_rows']:,} rejects "
+            f"in {time.monotonic() - started:.1f}s",
+            file=sys.stderr,
+        )
+
+
+class BuildWarehouse(luigi.Task):
+    """dbt-duckdb builds and tests the star schema from the lake into ``data/warehouse/retail.duckdb``.
+
+    Done when ``data/warehouse/retail.build.json`` names the current warehouse version (the converted
+    workbooks plus the dbt project).
+    """
+
+    source = luigi.Parameter()
+    resources = {"duckdb_warehouse": 1}
+
+    def requires(self):
+        settings = load_settings()
+        if is_url(self.source):
+            return [FetchWorkbook(url=self.source)]
+        return [ConvertWorkbookToParquet(workbook=w) for w in list_workbooks(settings, self.source)]
+
+    def output(self):
+        return luigi.LocalTarget(load_settings().warehouse_dir / "retail.build.json")
+
+    def complete(self):
+        marker = read_json(Path(self.output().path))
+        if not marker or not load_settings().warehouse_path.exists():
+            return False
+        return marker.get("warehouse_version") == warehouse_version(load_settings(), self.source)
+
+    def run(self):
+        from pipeline.lib.warehouse import build_warehouse
+
+        settings = load_settings()
+        workbooks = list_workbooks(settings, self.source)
+        # Downloaded workbooks are known only now: convert them as dynamic dependencies.
+        yield [ConvertWorkbookToParquet(workbook=w) for w in workbooks]
+
+        lake = LakePaths(settings.lake_dir)
+        manifests = [read_manifest(lake.manifest_for(w)) for w in workbooks]
+        files = [f for m in manifests for f in m["files"]]
+        self.set_status_message("dbt build: models, seeds, tests")
+        result = build_warehouse(
+            project_dir=settings.dbt_project_dir,
+            warehouse_path=settings.warehouse_path,
+            line_files=[str(lake.lake_dir / f) for f in files if f.startswith("invoice_lines/")],
+            reject_files=[str(lake.lake_dir / f) for f in files if f.startswith("_rejects/")],
+            expected_source_rows=sum(m["source_rows"] for m in manifests),
+            target=settings.dbt_target,
+            threads=settings.dbt_threads,
+        )
+        rejects: dict[str, int] = {}
+        for m in manifests:
+            for reason, n in m["rejects_by_reason"].items():
+                rejects[reason] = rejects.get(reason, 0) + n
+        _write_json_atomic(
+            Path(self.output().path),
+            {
+                "warehouse_version": warehouse_version(settings, self.source),
+                "source": self.source,
+                "workbooks": [str(w) for w in workbooks],
+                "source_sha256": [m["workbook_sha256"] for m in manifests],
+                "source_rows": sum(m["source_rows"] for m in manifests),
+                "lake_rows": sum(m["lake_rows"] for m in manifests),
+                "conversion_rejects_by_reason": rejects,
+                "dbt": result,
+            },
+        )
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def postgres_dsn(settings: Settings) -> str:
+    """The configured DSN, or the embedded server's (started if needed)."""
+    if settings.pg_dsn:
+        return settings.pg_dsn
+    from pipeline.lib.olap import embedded_server_dsn
+
+    return embedded_server_dsn(settings.embedded_pg_dir)
+
+
+class PublishedVersion(luigi.Target):
+    """Exists when PostgreSQL's publish ledger has ``version`` live."""
+
+    def __init__(self, version: str | None):
+        self.version = version
+
+    def exists(self):
+        if self.version is None:
+            return False
+        from pipeline.lib.olap import live_warehouse_version
+
+        return live_warehouse_version(postgres_dsn(load_settings())) == self.version
+
+
+class PublishToPostgres(luigi.Task):
+    """Copy the marts into PostgreSQL (schema ``analytics``) through DuckDB's postgres extension.
+
+    Done when ``pipeline_meta.publish_ledger`` has the current warehouse version live.
+    """
+
+    source = luigi.Parameter()
+    resources = {"duckdb_warehouse": 1}
+
+    def requires(self):
+        return BuildWarehouse(source=self.source)
+
+    def output(self):
+        return PublishedVersion(warehouse_version(load_settings(), self.source))
+
+    def run(self):
+        from pipeline.lib.olap import publish, redact
+
+        settings = load_settings()
+        build = read_json(Path(self.input().path))
+        dsn = postgres_dsn(settings)
+        self.set_status_message(f"publishing to {redact(dsn)}")
+        result = publish(
+            warehouse_path=settings.warehouse_path,
+            manifest_path=settings.warehouse_dir / "dbt" / "target" / "manifest.json",
+            dsn=dsn,
+            warehouse_version=build["warehouse_version"],
+            run_id=uuid.uuid4().hex,
+            source=self.source,
+            source_sha256=build["source_sha256"],
+            rejects_by_reason=build["conversion_rejects_by_reason"],
+            stage_seconds={"dbt_build": build["dbt"].get("seconds", 0)},
+        )
+        _write_json_atomic(
+            settings.warehouse_dir / "retail.published.json",
+            {
+                "published_version": result.published_version,
+                "warehouse_version": build["warehouse_version"],
+                "schema": result.schema,
+                "rows": result.rows,
+                "amounts": result.amounts,
+                "seconds": result.seconds,
+                "dsn": redact(dsn),
+            },
+        )
+
+
+class RunAll(luigi.Task):
+    """The whole pipeline for one source: workbook(s) → lake → warehouse → PostgreSQL.
+
+    ``--source`` takes a workbook, a folder of workbooks or a URL; default: PIPELINE_SOURCE, then
+    ``[pipeline] source`` in luigi.cfg, then the UCI download. Complete when the publish is.
+    """
+
+    source = luigi.Parameter(default="")
+
+    def resolved_source(self) -> str:
+        return load_settings(self.source or None).source
+
+    def requires(self):
+        return PublishToPostgres(source=self.resolved_source())
+
+    def complete(self):
+        return all(task.complete() for task in luigi.task.flatten(self.requires()))
+
+    def run(self):
+        from pipeline.summary import print_summary
+
+        print_summary(load_settings(self.source or None))
