@@ -1,0 +1,42 @@
+# Two commands for a fresh clone: `make run` builds the whole pipeline, `make test` runs every test.
+# Both create .venv and install the project into it first.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SOURCE ?=
+WORKERS ?= 1
+
+.PHONY: install run test lint format dsn stop-postgres clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/luigi --module pipeline RunAll --local-scheduler --workers $(WORKERS) \
+		$(if $(SOURCE),--source "$(SOURCE)")
+
+test: install lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+dsn: install
+	@$(BIN)/python -m pipeline dsn
+
+stop-postgres: install
+	$(BIN)/python -m pipeline stop-postgres
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache dbt/target dbt/logs
