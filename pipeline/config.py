@@ -26,7 +26,8 @@ class pipeline(luigi.Config):  # noqa: N801 - Luigi names a config class after i
         description="Workbook path, folder of workbooks, or URL (default: the UCI download)",
     )
     source_sha256 = luigi.Parameter(
-        default="", description="Expected sha256 of a downloaded workbook archive; empty: not checked"
+        default="",
+        description="Expected sha256 of a downloaded workbook archive; empty: not checked",
     )
     pg_dsn = luigi.Parameter(
         default="",

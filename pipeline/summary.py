@@ -23,15 +23,14 @@ def print_summary(settings: Settings) -> None:
         f"{published['amounts'].get('fct_sales.line_amount', '?')} GBP",
         f"  quarantine        {rows.get('rejected_invoice_lines', 0):,} lines "
         "(analytics.rejected_invoice_lines)",
-        "  dimensions        "
-        + ", ".join(f"{t} {rows[t]:,}" for t in sorted(rows) if t.startswith("dim_")),
+        "  dimensions        " + ", ".join(f"{t} {rows[t]:,}" for t in sorted(rows) if t.startswith("dim_")),
         f"  dbt build         {build['dbt'].get('seconds', '?')} s, {build['dbt'].get('dbt_results')}",
         f"  publish           version {published['published_version']} in "
         f"{published['seconds'].get('total', '?')} s",
         f"  lake              {settings.lake_dir}",
         f"  warehouse         {settings.warehouse_path}",
         f"  PostgreSQL        {redact(published['dsn'])}  (schema analytics)",
-        f'  connect with      psql "$(python -m pipeline dsn)"',
+        '  connect with      psql "$(python -m pipeline dsn)"',
         "",
     ]
     print("\n".join(lines), file=sys.stderr)

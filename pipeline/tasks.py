@@ -1,6 +1,7 @@
 """Luigi tasks: thin wiring from inputs to outputs. The work lives in ``pipeline.lib``.
 
-    FetchWorkbook ──▶ ConvertWorkbookToParquet (one per workbook) ──▶ BuildWarehouse ──▶ PublishToPostgres ──▶ RunAll
+    FetchWorkbook ──▶ ConvertWorkbookToParquet (one per workbook) ──▶ BuildWarehouse
+                  ──▶ PublishToPostgres ──▶ RunAll
 
 Each task's output counts as complete only when the work is whole: files are renamed into place and
 a manifest, marker or ledger row is written last. Connections are opened in ``run()`` and heavy

@@ -76,7 +76,8 @@ def _fetch_once(url: str, tmp: Path, timeout: float, progress) -> tuple[str, int
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as err:
         if err.code in RETRY_STATUS:
-            raise _Transient(f"HTTP {err.code}", _retry_after_seconds(err.headers.get("Retry-After")))
+            retry_after = _retry_after_seconds(err.headers.get("Retry-After"))
+            raise _Transient(f"HTTP {err.code}", retry_after) from err
         raise DownloadError(f"HTTP {err.code} {err.reason} from {url}") from err
     except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
         reason = getattr(err, "reason", err)

@@ -83,7 +83,8 @@ def write_workbook_to_lake(
     files: dict[str, dict] = {}  # path relative to the lake -> rows, bytes, sha256
     try:
         lines = contents.lines.with_columns(
-            pl.col("invoice_ts").dt.year().alias("_year"), pl.col("invoice_ts").dt.month().alias("_month")
+            pl.col("invoice_ts").dt.year().alias("_year"),
+            pl.col("invoice_ts").dt.month().alias("_month"),
         )
         for (year, month), part in lines.partition_by(
             ["_year", "_month"], as_dict=True, maintain_order=True

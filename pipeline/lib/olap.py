@@ -349,19 +349,15 @@ def _go_live(conn, schema, version, specs, columns_of, *, lock_timeout_ms, attem
                     view = f"{LIVE_SCHEMA}.{_q(spec.name)}"
                     cols = ", ".join(_q(n) for n, _ in columns_of[spec.name])
                     conn.execute(
-                        f"create or replace view {view} as "
-                        f"select {cols} from {_q(schema)}.{_q(spec.name)}"
+                        f"create or replace view {view} as select {cols} from {_q(schema)}.{_q(spec.name)}"
                     )
                     if spec.description:
                         conn.execute(f"comment on view {view} is {_literal(spec.description)}")
                     for column, description in spec.columns.items():
                         if description:
-                            conn.execute(
-                                f"comment on column {view}.{_q(column)} is {_literal(description)}"
-                            )
+                            conn.execute(f"comment on column {view}.{_q(column)} is {_literal(description)}")
                 conn.execute(
-                    f"update {META_SCHEMA}.publish_ledger set status = 'superseded' "
-                    "where status = 'live'"
+                    f"update {META_SCHEMA}.publish_ledger set status = 'superseded' where status = 'live'"
                 )
                 conn.execute(
                     f"insert into {META_SCHEMA}.publish_ledger (published_version, warehouse_version, "

@@ -167,9 +167,7 @@ def _sheet_format(path: Path, sheet: str, found: list[str]) -> SheetFormat:
 def _type_lines(raw: pl.DataFrame) -> pl.DataFrame:
     """Add typed columns and a ``reason_code`` (null when the row is good) to the raw text rows."""
     # Trimmed text goes to ``_<column>``; the raw text stays as read, for the rejects.
-    raw = raw.with_columns(
-        pl.col(c).str.strip_chars().replace("", None).alias(f"_{c}") for c in RAW_COLUMNS
-    )
+    raw = raw.with_columns(pl.col(c).str.strip_chars().replace("", None).alias(f"_{c}") for c in RAW_COLUMNS)
     qty = pl.col("_quantity").cast(pl.Float64, strict=False)
     cust = pl.col("_customer_id").cast(pl.Float64, strict=False)
     ts = pl.coalesce(

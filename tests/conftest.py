@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+REAL_WORKBOOK = SHARED_DATA / "online_retail_reconstructed.xlsx"
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture
+def real_workbook() -> Path:
+    if not REAL_WORKBOOK.exists():
+        pytest.skip(f"the real workbook is not on this machine (looked for {REAL_WORKBOOK})")
+    return REAL_WORKBOOK
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """One embedded PostgreSQL for the session (the pgserver wheel), deleted at the end."""
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "cluster", cleanup_mode="delete")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def pg_dsn(pg_server, request) -> str:
+    """A fresh database on the session server for one test."""
+    import re
+
+    import psycopg
+
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+        conn.execute(f'create database "{name}"')
+    return pg_server.get_uri(name)
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for key in list(os.environ):
+        if key.startswith(("PIPELINE_", "LUIGI_")):
+            monkeypatch.delenv(key)
+    return monkeypatch

@@ -1,0 +1,148 @@
+"""The whole pipeline, workbook to PostgreSQL, through the luigi command line, on a real embedded
+PostgreSQL. Expected figures come from the workbook itself (helpers.expected_from_workbook)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from decimal import Decimal
+
+import psycopg
+import pytest
+from helpers import SMALL_ROWS, write_workbook
+
+pytestmark = pytest.mark.integration
+
+
+def query(dsn: str, sql: str):
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(sql).fetchall()
+
+
+@pytest.fixture
+def small_workbook(tmp_path):
+    return write_workbook(tmp_path / "in" / "Online Retail.xlsx", SMALL_ROWS)
+
+
+def test_small_workbook_end_to_end_then_no_op(small_workbook, run_pipeline, pg_dsn, tmp_path):
+    from helpers import expected_from_workbook
+
+    expected = expected_from_workbook(small_workbook)
+
+    first = run_pipeline("--source", str(small_workbook), env={"PIPELINE_PG_DSN": pg_dsn})
+
+    assert first.returncode == 0, first.output
+    rows = dict(query(pg_dsn, """
+        select 'fct_sales', count(*) from analytics.fct_sales
+        union all select 'rejected', count(*) from analytics.rejected_invoice_lines
+        union all select 'customers', count(*) from analytics.dim_customer where not is_guest
+        union all select 'guest', count(*) from analytics.dim_customer where is_guest
+        union all select 'countries', count(*) from analytics.dim_country
+            where country_name in (select country_name from analytics.fct_sales
+                                   join analytics.dim_country using (country_key))
+        union all select 'products', count(*) from analytics.dim_product
+        union all select 'invoices', count(*) from analytics.fct_invoices
+        union all select 'guest_lines', count(*) from analytics.fct_sales where customer_key = -1
+    """))  # fmt: skip
+    assert rows == {
+        "fct_sales": expected["fact_rows"],
+        "rejected": expected["duplicates"],
+        "customers": expected["customers"],
+        "guest": 1,
+        "countries": expected["countries"],
+        "products": expected["stock_codes"],
+        "invoices": expected["invoices"],
+        "guest_lines": expected["guest_lines"],
+    }
+    [(fact_amount, rejected_amount)] = query(pg_dsn, """
+        select (select sum(line_amount) from analytics.fct_sales),
+               (select sum(line_amount) from analytics.rejected_invoice_lines)
+    """)  # fmt: skip
+    assert fact_amount == expected["fact_amount"]
+    assert fact_amount + rejected_amount == expected["source_amount"]
+    # Mixed number/text codes: the numeric cell 71053 and the C... invoice both arrive as text.
+    types = dict(query(pg_dsn, "select invoice_no, line_type from analytics.fct_sales"))
+    assert types["C536379"] == "cancellation"
+    assert types["A563185"] == "bad_debt_adjustment"
+    [(ledger_rows,)] = query(pg_dsn, "select count(*) from pipeline_meta.publish_ledger")
+    assert ledger_rows == 1
+
+    marker = tmp_path / "data" / "warehouse" / "retail.build.json"
+    before = marker.stat().st_mtime_ns
+    second = run_pipeline("--source", str(small_workbook), env={"PIPELINE_PG_DSN": pg_dsn})
+
+    assert second.returncode == 0, second.output
+    assert not second.ran_tasks, second.output
+    assert "complete ones were encountered" in second.output
+    assert marker.stat().st_mtime_ns == before
+    assert query(pg_dsn, "select count(*) from pipeline_meta.publish_ledger") == [(1,)]
+
+
+def test_failing_run_exits_non_zero_and_writes_no_lake(run_pipeline, pg_dsn, tmp_path):
+    broken = tmp_path / "in" / "Online Retail.xlsx"
+    broken.parent.mkdir()
+    broken.write_text("<html><body>502 Bad Gateway</body></html>")
+
+    run = run_pipeline("--source", str(broken), env={"PIPELINE_PG_DSN": pg_dsn})
+
+    assert run.returncode == 30, run.output  # [retcode] task_failed
+    assert "not an .xlsx workbook" in run.output
+    lake = tmp_path / "data" / "lake"
+    assert not list(lake.rglob("*.parquet")) and not list(lake.rglob("*.json"))
+
+
+def test_missing_source_file_exits_non_zero(run_pipeline, tmp_path, pg_dsn):
+    run = run_pipeline("--source", str(tmp_path / "nowhere.xlsx"), env={"PIPELINE_PG_DSN": pg_dsn})
+
+    assert run.returncode != 0
+    assert "source workbook not found" in run.output
+
+
+def test_embedded_postgres_when_no_dsn_is_configured(small_workbook, run_pipeline, pipeline_env):
+    run = run_pipeline("--source", str(small_workbook))
+
+    assert run.returncode == 0, run.output
+    dsn_cmd = subprocess.run(
+        [sys.executable, "-m", "pipeline", "dsn"], env=pipeline_env, capture_output=True, text=True
+    )
+    try:
+        dsn = dsn_cmd.stdout.strip()
+        assert dsn.startswith("postgresql://"), dsn_cmd.stderr
+        assert pipeline_env["PIPELINE_DATA_DIR"] in dsn  # the server lives under data/
+        assert dsn in run.output.replace(":***@", ":@")  # the summary printed it
+        [(n,)] = query(dsn, "select count(*) from analytics.fct_sales")
+        assert n == len(SMALL_ROWS) - 1
+    finally:
+        subprocess.run([sys.executable, "-m", "pipeline", "stop-postgres"], env=pipeline_env, check=True)
+
+
+def test_real_workbook_end_to_end(real_workbook, run_pipeline, pg_dsn):
+    run = run_pipeline("--source", str(real_workbook), env={"PIPELINE_PG_DSN": pg_dsn})
+
+    assert run.returncode == 0, run.output[-5000:]
+    [row] = query(pg_dsn, """
+        select (select count(*) from analytics.fct_sales),
+               (select count(*) from analytics.rejected_invoice_lines
+                 where reason_code = 'exact_duplicate'),
+               (select count(*) from analytics.rejected_invoice_lines),
+               (select count(*) from analytics.dim_customer where not is_guest),
+               (select count(*) from analytics.dim_customer where is_guest),
+               (select count(*) from analytics.dim_country),
+               (select sum(line_amount) from analytics.fct_sales)
+                 + (select sum(line_amount) from analytics.rejected_invoice_lines)
+    """)  # fmt: skip
+    assert row[:6] == (541_909 - 5_268, 5_268, 5_268, 4_372, 1, 38)
+    assert row[6] == independent_total(real_workbook.with_name("online_retail.parquet"))
+
+
+def independent_total(parquet) -> Decimal:
+    """Σ quantity × unit price from the independent Parquet copy of the dataset (SOURCES.md)."""
+    import pyarrow.parquet as pq
+
+    if not parquet.exists():
+        pytest.skip(f"the independent copy {parquet} is not on this machine")
+    table = pq.read_table(parquet, columns=["Quantity", "UnitPrice"]).to_pydict()
+    return sum(
+        (Decimal(q) * Decimal(repr(p)) for q, p in zip(table["Quantity"], table["UnitPrice"], strict=True)),
+        Decimal(0),
+    )
