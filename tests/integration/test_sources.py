@@ -1,0 +1,78 @@
+"""Sources: a landing folder of workbooks (converted one task each) and a URL served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import threading
+import zipfile
+
+import psycopg
+import pytest
+from helpers import SMALL_ROWS, T3, expected_from_workbook, write_workbook
+
+pytestmark = pytest.mark.integration
+
+MORE_ROWS = [
+    (540001, 22728, "ALARM CLOCK BAKELIKE PINK", 1, T3.replace(month=3), 3.75, 12583.0, "France"),
+    (540002, "POST", "POSTAGE", 1, T3.replace(month=3), 15.0, 12583.0, "France"),
+]
+
+
+def fact_count(dsn):
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("select count(*), sum(line_amount) from analytics.fct_sales").fetchone()
+
+
+def test_landing_folder_converts_only_the_new_workbook(tmp_path, run_pipeline, pg_dsn):
+    landing = tmp_path / "landing"
+    write_workbook(landing / "2010-12.xlsx", SMALL_ROWS)
+    env = {"PIPELINE_PG_DSN": pg_dsn}
+
+    first = run_pipeline("--source", str(landing), "--workers", "2", env=env)
+    assert first.returncode == 0, first.output
+    assert fact_count(pg_dsn)[0] == expected_from_workbook(landing / "2010-12.xlsx")["fact_rows"]
+
+    write_workbook(landing / "2011-03.xlsx", MORE_ROWS)
+    second = run_pipeline("--source", str(landing), "--workers", "2", env=env)
+
+    assert second.returncode == 0, second.output
+    assert "ConvertWorkbookToParquet(workbook=" + str(landing / "2011-03.xlsx") in second.output
+    ran = second.output.split("ran successfully:")[1].split("\n\n")[0]
+    assert "2011-03.xlsx" in ran and "2010-12.xlsx" not in ran
+    count, amount = fact_count(pg_dsn)
+    both = [expected_from_workbook(landing / n) for n in ("2010-12.xlsx", "2011-03.xlsx")]
+    assert count == sum(e["fact_rows"] for e in both)
+    assert amount == sum(e["fact_amount"] for e in both)
+
+
+def test_url_source_is_downloaded_unzipped_and_published(tmp_path, run_pipeline, pg_dsn):
+    book = write_workbook(tmp_path / "src" / "Online Retail.xlsx", SMALL_ROWS)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.write(book, "Online Retail.xlsx")
+    payload = buffer.getvalue()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/static/public/352/online+retail.zip"
+    try:
+        run = run_pipeline("--source", url, env={"PIPELINE_PG_DSN": pg_dsn})
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+    assert run.returncode == 0, run.output
+    assert (tmp_path / "data" / "raw" / "online+retail.zip").read_bytes() == payload
+    assert (tmp_path / "data" / "raw" / "online_retail" / "Online Retail.xlsx").exists()
+    assert fact_count(pg_dsn)[0] == expected_from_workbook(book)["fact_rows"]
