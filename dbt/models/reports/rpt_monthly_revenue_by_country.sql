@@ -33,7 +33,7 @@ final as (
         count(distinct sales.customer_key) filter (
             where sales.line_type = 'sale' and sales.customer_key <> -1
         ) as customer_count,
-        coalesce(sum(sales.quantity) filter (where sales.line_type = 'sale'), 0) as units_sold,
+        cast(coalesce(sum(sales.quantity) filter (where sales.line_type = 'sale'), 0) as bigint) as units_sold,
         coalesce(sum(sales.line_amount) filter (where sales.line_type = 'sale'), 0) as gross_sales_amount,
         coalesce(sum(sales.line_amount) filter (where sales.line_type = 'cancellation'), 0)
             as cancelled_amount,

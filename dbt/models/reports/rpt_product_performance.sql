@@ -20,8 +20,9 @@ per_product as (
 
     select
         product_key,
-        coalesce(sum(quantity) filter (where line_type = 'sale'), 0) as units_sold,
-        coalesce(-sum(quantity) filter (where line_type = 'cancellation'), 0) as units_cancelled,
+        cast(coalesce(sum(quantity) filter (where line_type = 'sale'), 0) as bigint) as units_sold,
+        cast(coalesce(-sum(quantity) filter (where line_type = 'cancellation'), 0) as bigint)
+            as units_cancelled,
         coalesce(sum(line_amount) filter (where line_type = 'sale'), 0) as gross_sales_amount,
         coalesce(sum(line_amount) filter (where line_type <> 'bad_debt_adjustment'), 0)
             as net_revenue_amount,

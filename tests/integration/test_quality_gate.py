@@ -1,0 +1,88 @@
+"""dbt's tests gate the publish: a failing test leaves PostgreSQL on the previous complete version."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+from helpers import SMALL_ROWS, T3, write_workbook
+
+from pipeline.lib.warehouse import run_dbt
+
+pytestmark = pytest.mark.integration
+
+UNKNOWN_CODE = (537100, "GIFTWRAP", "GIFT WRAPPING", 1, T3, 0.5, 12583.0, "France")
+
+
+def live(dsn):
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("""
+            select (select count(*) from analytics.fct_sales),
+                   (select published_version from pipeline_meta.publish_ledger where status = 'live')
+        """).fetchone()  # fmt: skip
+
+
+def test_failing_dbt_test_keeps_the_previous_version(tmp_path, run_pipeline, pg_dsn):
+    book = write_workbook(tmp_path / "in" / "Online Retail.xlsx", SMALL_ROWS)
+    env = {"PIPELINE_PG_DSN": pg_dsn}
+    assert run_pipeline("--source", str(book), env=env).returncode == 0
+    before = live(pg_dsn)
+    warehouse = tmp_path / "data" / "warehouse" / "retail.duckdb"
+    built = warehouse.stat().st_mtime_ns
+
+    # A stock code that is neither a product code nor in the stock_code_classes seed.
+    write_workbook(book, [*SMALL_ROWS, UNKNOWN_CODE])
+    run = run_pipeline("--source", str(book), env=env)
+
+    assert run.returncode == 30, run.output
+    assert "assert_non_product_codes_classified" in run.output
+    assert "the warehouse was not replaced" in run.output
+    assert warehouse.stat().st_mtime_ns == built
+    assert live(pg_dsn) == before
+
+
+def test_dbt_docs_generate_documents_every_mart_column(tmp_path, run_pipeline, pg_dsn):
+    from pipeline.config import REPO_ROOT
+
+    book = write_workbook(tmp_path / "in" / "Online Retail.xlsx", SMALL_ROWS)
+    assert run_pipeline("--source", str(book), env={"PIPELINE_PG_DSN": pg_dsn}).returncode == 0
+    warehouse = tmp_path / "data" / "warehouse" / "retail.duckdb"
+
+    run_dbt(
+        ["docs", "generate"],
+        project_dir=REPO_ROOT / "dbt",
+        warehouse_path=warehouse,
+        target="duckdb",
+        threads=1,
+        work_dir=tmp_path / "docs",
+        variables={"lake_invoice_line_files": [], "lake_reject_files": []},
+    )
+
+    catalog = json.loads((tmp_path / "docs" / "target" / "catalog.json").read_text())
+    manifest = json.loads((tmp_path / "docs" / "target" / "manifest.json").read_text())
+    assert "model.online_retail.fct_sales" in catalog["nodes"]
+    undocumented = [
+        f"{node['name']}.{col}"
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["fqn"][1] in {"marts", "quality", "reports"}
+        for col, spec in node["columns"].items()
+        if not spec.get("description")
+    ]
+    assert undocumented == []
+    published = {n["name"] for n in manifest["nodes"].values() if n["fqn"][1:2] == ["marts"]}
+    assert set(catalog_columns(catalog, "fct_sales")) == set(
+        manifest["nodes"]["model.online_retail.fct_sales"]["columns"]
+    )
+    assert {
+        "dim_date",
+        "dim_customer",
+        "dim_product",
+        "dim_country",
+        "fct_sales",
+        "fct_invoices",
+    } <= published
+
+
+def catalog_columns(catalog, model):
+    return [c.lower() for c in catalog["nodes"][f"model.online_retail.{model}"]["columns"]]
