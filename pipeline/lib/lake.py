@@ -79,6 +79,8 @@ def write_workbook_to_lake(
             f"{contents.rejects.height} rejects"
         )
     slug = workbook_slug(workbook)
+    for stale in (lake.lake_dir / "_tmp").glob(f"{slug}-*"):  # left by a killed conversion
+        shutil.rmtree(stale, ignore_errors=True)
     staging = lake.lake_dir / "_tmp" / f"{slug}-{uuid.uuid4().hex[:8]}"
     files: dict[str, dict] = {}  # path relative to the lake -> rows, bytes, sha256
     try:
