@@ -62,7 +62,7 @@ def redact(dsn: str) -> str:
     """The DSN without its password, for logs and messages."""
     if "://" in dsn:
         parts = urlsplit(dsn)
-        if parts.password is not None:
+        if parts.password:
             netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
             return urlunsplit(parts._replace(netloc=netloc))
         return dsn
