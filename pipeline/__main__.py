@@ -1,5 +1,6 @@
 """``python -m pipeline dsn``: print the OLAP database's connection string (starting the embedded
 PostgreSQL if no DSN is configured), so that ``psql "$(python -m pipeline dsn)"`` opens it.
+``python -m pipeline restore-previous``: make the previously published version live again.
 ``python -m pipeline stop-postgres``: stop the embedded server.
 """
 
@@ -13,6 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("dsn", help="print the PostgreSQL connection string")
+    commands.add_parser("restore-previous", help="make the previous published version live again")
     commands.add_parser("stop-postgres", help="stop the embedded PostgreSQL server")
     args = parser.parse_args(argv)
 
@@ -22,6 +24,16 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     if args.command == "dsn":
         print(postgres_dsn(settings))
+        return 0
+    if args.command == "restore-previous":
+        from pipeline.lib.olap import PublishError, restore_previous
+
+        try:
+            version = restore_previous(postgres_dsn(settings), settings.publish_lock_timeout_ms)
+        except PublishError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print(f"version {version} is live again", file=sys.stderr)
         return 0
     if args.command == "stop-postgres":
         from pipeline.lib.olap import stop_embedded_server

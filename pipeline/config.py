@@ -33,6 +33,12 @@ class pipeline(luigi.Config):  # noqa: N801 - Luigi names a config class after i
         default="",
         description="PostgreSQL DSN; prefer PIPELINE_PG_DSN. Empty: an embedded server under data_dir",
     )
+    bi_role = luigi.Parameter(
+        default="analytics_reader", description="Read-only role granted SELECT on schema analytics"
+    )
+    publish_lock_timeout_ms = luigi.IntParameter(
+        default=5000, description="lock_timeout of each go-live try; readers never wait longer"
+    )
     dbt_project_dir = luigi.Parameter(default="", description="dbt project (default: ./dbt)")
     dbt_target = luigi.Parameter(default="duckdb", description="dbt target that builds the warehouse")
     dbt_threads = luigi.IntParameter(default=2, description="dbt threads")
@@ -46,6 +52,8 @@ class Settings:
     source: str
     source_sha256: str
     pg_dsn: str
+    bi_role: str
+    publish_lock_timeout_ms: int
     dbt_project_dir: Path
     dbt_target: str
     dbt_threads: int
@@ -96,6 +104,8 @@ def load_settings(source: str | None = None) -> Settings:
         source=source or os.environ.get("PIPELINE_SOURCE") or cfg.source or UCI_ONLINE_RETAIL_URL,
         source_sha256=cfg.source_sha256.strip().lower(),
         pg_dsn=os.environ.get("PIPELINE_PG_DSN") or cfg.pg_dsn,
+        bi_role=cfg.bi_role,
+        publish_lock_timeout_ms=cfg.publish_lock_timeout_ms,
         dbt_project_dir=dbt_dir.expanduser().resolve(),
         dbt_target=cfg.dbt_target,
         dbt_threads=cfg.dbt_threads,

@@ -165,7 +165,9 @@ class ConvertWorkbookToParquet(luigi.Task):
         contents = read_workbook(workbook, sha256)
         self.set_status_message(f"writing {contents.lines.height:,} lines to the lake")
         self.set_progress_percentage(70)
-        manifest = write_workbook_to_lake(contents, workbook, sha256, LakePaths(load_settings().lake_dir))
+        manifest = write_workbook_to_lake(
+            contents, workbook, sha256, LakePaths(load_settings().lake_dir), time.monotonic() - started
+        )
         self.set_progress_percentage(100)
         print(
             f"converted {workbook.name}: {manifest['source_rows']:,} rows → "
@@ -235,6 +237,7 @@ class BuildWarehouse(luigi.Task):
                 "source_rows": sum(m["source_rows"] for m in manifests),
                 "lake_rows": sum(m["lake_rows"] for m in manifests),
                 "conversion_rejects_by_reason": rejects,
+                "convert_seconds": round(sum(m.get("seconds", 0) for m in manifests), 2),
                 "dbt": result,
             },
         )
@@ -301,7 +304,9 @@ class PublishToPostgres(luigi.Task):
             source=self.source,
             source_sha256=build["source_sha256"],
             rejects_by_reason=build["conversion_rejects_by_reason"],
-            stage_seconds={"dbt_build": build["dbt"].get("seconds", 0)},
+            stage_seconds={"convert": build["convert_seconds"], "dbt_build": build["dbt"].get("seconds", 0)},
+            bi_role=settings.bi_role,
+            lock_timeout_ms=settings.publish_lock_timeout_ms,
         )
         _write_json_atomic(
             settings.warehouse_dir / "retail.published.json",

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +71,11 @@ def _write_parquet(frame: pl.DataFrame, path: Path) -> dict:
 
 
 def write_workbook_to_lake(
-    contents: WorkbookContents, workbook: Path, workbook_sha256: str, lake: LakePaths
+    contents: WorkbookContents,
+    workbook: Path,
+    workbook_sha256: str,
+    lake: LakePaths,
+    read_seconds: float = 0.0,
 ) -> dict:
     """Write lines and rejects of one workbook; return the manifest (already on disk)."""
     if contents.lines.height + contents.rejects.height != contents.source_rows:
@@ -78,6 +83,7 @@ def write_workbook_to_lake(
             f"{workbook}: {contents.source_rows} source rows but {contents.lines.height} lines + "
             f"{contents.rejects.height} rejects"
         )
+    started = time.monotonic()
     slug = workbook_slug(workbook)
     for stale in (lake.lake_dir / "_tmp").glob(f"{slug}-*"):  # left by a killed conversion
         shutil.rmtree(stale, ignore_errors=True)
@@ -116,6 +122,7 @@ def write_workbook_to_lake(
             "workbook_bytes": stat.st_size,
             "workbook_mtime_ns": stat.st_mtime_ns,
             "format": contents.format_name,
+            "seconds": round(read_seconds + time.monotonic() - started, 2),
             "sheets": contents.sheets,
             "source_rows": contents.source_rows,
             "lake_rows": contents.lines.height,

@@ -44,7 +44,7 @@ create table if not exists {META_SCHEMA}.publish_ledger (
     run_id text not null,
     source text not null,
     source_sha256 text[] not null,
-    status text not null check (status in ('live', 'superseded', 'restored')),
+    status text not null check (status in ('live', 'superseded', 'rolled_back')),
     rows_per_table jsonb not null,
     amounts jsonb not null,
     rejects_by_reason jsonb not null,
@@ -115,6 +115,7 @@ class TableSpec:
     name: str
     description: str
     columns: dict[str, str] = field(default_factory=dict)  # name -> description
+    contract_types: dict[str, str] = field(default_factory=dict)  # name -> dbt data_type
     primary_key: list[str] = field(default_factory=list)
     foreign_keys: list[tuple[str, str, str]] = field(default_factory=list)  # column, table, column
 
@@ -128,6 +129,8 @@ def read_table_specs(manifest_path: Path, folders: tuple[str, ...]) -> list[Tabl
         spec = TableSpec(node["name"], node.get("description", "").strip())
         for col in node["columns"].values():
             spec.columns[col["name"]] = col.get("description", "").strip()
+            if col.get("data_type"):
+                spec.contract_types[col["name"]] = col["data_type"]
             if any(c["type"] == "primary_key" for c in col.get("constraints", [])):
                 spec.primary_key.append(col["name"])
         specs[node["unique_id"]] = spec
@@ -145,7 +148,7 @@ def read_table_specs(manifest_path: Path, folders: tuple[str, ...]) -> list[Tabl
 
 
 def pg_type(duckdb_type: str) -> str:
-    t = duckdb_type.upper()
+    t = duckdb_type.upper().replace(" ", "")
     if t.startswith("DECIMAL"):
         return t.replace("DECIMAL", "numeric")
     return {
@@ -182,25 +185,73 @@ class PublishResult:
     skipped: bool = False
 
 
-def _open_duckdb(warehouse_path: Path, dsn: str):
-    import duckdb
-    import duckdb_extensions
+def with_libpq_options(dsn: str, **options) -> str:
+    """Add libpq options (timeouts, keepalives, application_name) to a URI or keyword DSN."""
+    extra = {k: str(v) for k, v in options.items() if f"{k}=" not in dsn}
+    if not extra:
+        return dsn
+    if "://" in dsn:
+        joined = "&".join(f"{k}={v}" for k, v in extra.items())
+        return f"{dsn}{'&' if '?' in dsn else '?'}{joined}"
+    return " ".join([dsn, *(f"{k}={v}" for k, v in extra.items())])
 
-    con = duckdb.connect()
-    duckdb_extensions.import_extension("postgres_scanner", con=con)
-    con.execute("load postgres")
-    con.execute(f"attach {_literal(str(warehouse_path))} as wh (read_only)")
-    con.execute(f"attach {_literal(dsn)} as pg (type postgres)")
-    return con
+
+def fault_point(stage: str) -> None:
+    """Test hook: with PIPELINE_FAULT_PAUSE=<stage>, signal arrival and wait to be killed.
+
+    The fault tests SIGKILL the publisher at exact points (mid-copy, before go-live, inside the
+    go-live transaction); nothing happens unless the variable names this stage.
+    """
+    if os.environ.get("PIPELINE_FAULT_PAUSE") != stage:
+        return
+    marker = os.environ.get("PIPELINE_FAULT_MARKER")
+    if marker:
+        Path(marker).write_text(stage)
+    time.sleep(600)
 
 
-def _warehouse_columns(con, table: str) -> list[tuple[str, str]]:
-    return con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_catalog = 'wh' and table_schema = 'main' and table_name = ? "
-        "order by ordinal_position",
-        [table],
-    ).fetchall()
+class _DuckDBPostgres:
+    """DuckDB with the warehouse attached read-only and PostgreSQL attached through the extension."""
+
+    def __init__(self, warehouse_path: Path, dsn: str, max_connections: int):
+        import duckdb
+        import duckdb_extensions
+
+        self.dsn = dsn
+        self.con = duckdb.connect()
+        try:
+            duckdb_extensions.import_extension("postgres_scanner", con=self.con)
+            self.con.execute("load postgres")
+            self.con.execute(f"set pg_connection_limit = {int(max_connections)}")
+            self.con.execute(f"attach {_literal(str(warehouse_path))} as wh (read_only)")
+            self.execute(
+                f"attach {_literal(with_libpq_options(dsn, **CONNECT_OPTIONS))} as pg (type postgres)"
+            )
+        except Exception:
+            self.close()
+            raise
+
+    def execute(self, sql: str, params=None):
+        import duckdb
+
+        try:
+            return self.con.execute(sql, params)
+        except duckdb.Error as err:
+            # DuckDB's messages may quote the connection string: never let the password through.
+            message = str(err).replace(self.dsn, redact(self.dsn))
+            message = re.sub(r"(password\s*=\s*)\S+", r"\1***", message)
+            raise PublishError(f"DuckDB → PostgreSQL failed: {message}") from None
+
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        return self.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_catalog = 'wh' and table_schema = 'main' and table_name = ? "
+            "order by ordinal_position",
+            [table],
+        ).fetchall()
+
+    def close(self) -> None:
+        self.con.close()
 
 
 def _amount_columns(columns: list[tuple[str, str]]) -> list[str]:
@@ -218,10 +269,13 @@ def publish(
     source_sha256: list[str],
     rejects_by_reason: dict[str, int],
     stage_seconds: dict[str, float],
+    bi_role: str = "",
     folders: tuple[str, ...] = ("marts", "quality", "reports"),
     lock_timeout_ms: int = 5000,
     go_live_attempts: int = 8,
+    max_connections: int = 4,
 ) -> PublishResult:
+    """Load the marts into a new version schema, check it, and make it live in one transaction."""
     specs = read_table_specs(manifest_path, folders)
     seconds: dict[str, float] = {}
     started = time.monotonic()
@@ -239,51 +293,41 @@ def publish(
             f"select coalesce(max(published_version), 0) + 1 from {META_SCHEMA}.publish_ledger"
         ).fetchone()[0]
         schema = f"{LIVE_SCHEMA}_v{version}"
+        # A failed or killed earlier attempt at this version leaves its schema behind: start clean.
         conn.execute(f"drop schema if exists {_q(schema)} cascade")
         conn.execute(f"create schema {_q(schema)}")
 
-        duck = _open_duckdb(warehouse_path, dsn)
+        duck = _DuckDBPostgres(warehouse_path, dsn, max_connections)
         try:
-            rows, amounts, columns_of = {}, {}, {}
-            for spec in specs:
-                columns = _warehouse_columns(duck, spec.name)
+            columns_of = {spec.name: duck.columns(spec.name) for spec in specs}
+            for name, columns in columns_of.items():
                 if not columns:
-                    raise PublishError(f"table {spec.name} is missing from {warehouse_path}")
-                columns_of[spec.name] = columns
+                    raise PublishError(f"table {name} is missing from {warehouse_path}")
                 ddl = ",\n    ".join(f"{_q(n)} {pg_type(t)}" for n, t in columns)
-                conn.execute(f"create table {_q(schema)}.{_q(spec.name)} (\n    {ddl}\n)")
-            seconds["create"] = round(time.monotonic() - started, 2)
+                conn.execute(f"create table {_q(schema)}.{_q(name)} (\n    {ddl}\n)")
 
             t0 = time.monotonic()
-            for spec in specs:
+            for i, spec in enumerate(specs):
                 cols = ", ".join(_q(n) for n, _ in columns_of[spec.name])
                 duck.execute(
                     f"insert into pg.{_q(schema)}.{_q(spec.name)} ({cols}) "
                     f"select {cols} from wh.main.{_q(spec.name)}"
                 )
+                if i == 0:
+                    fault_point("copy")
             seconds["copy"] = round(time.monotonic() - t0, 2)
 
             t0 = time.monotonic()
-            for spec in specs:
-                sums = _amount_columns(columns_of[spec.name])
-                select = ", ".join(["count(*)"] + [f"coalesce(sum({_q(c)}), 0)" for c in sums])
-                expected = duck.execute(f"select {select} from wh.main.{_q(spec.name)}").fetchone()
-                found = conn.execute(f"select {select} from {_q(schema)}.{_q(spec.name)}").fetchone()
-                if tuple(expected) != tuple(found):
-                    raise PublishError(
-                        f"{schema}.{spec.name} does not match the warehouse: expected rows and "
-                        f"sums {expected}, found {found}; nothing was made live"
-                    )
-                rows[spec.name] = found[0]
-                for col, value in zip(sums, found[1:], strict=True):
-                    amounts[f"{spec.name}.{col}"] = str(value)
+            rows, amounts = _verify_against_warehouse(conn, duck, schema, specs, columns_of)
             seconds["verify"] = round(time.monotonic() - t0, 2)
         finally:
             duck.close()
+        _check_contract_types(conn, schema, specs)
 
         t0 = time.monotonic()
         _add_keys_and_docs(conn, schema, specs)
         seconds["index"] = round(time.monotonic() - t0, 2)
+        fault_point("before_go_live")
 
         t0 = time.monotonic()
         _go_live(
@@ -292,6 +336,7 @@ def publish(
             version,
             specs,
             columns_of,
+            bi_role=bi_role,
             lock_timeout_ms=lock_timeout_ms,
             attempts=go_live_attempts,
             ledger_row={
@@ -306,10 +351,63 @@ def publish(
             },
         )
         seconds["go_live"] = round(time.monotonic() - t0, 2)
-        _drop_old_versions(conn, keep={version, version - 1})
+        _drop_old_versions(conn, keep={version, version - 1}, lock_timeout_ms=lock_timeout_ms)
         conn.execute("select pg_advisory_unlock(hashtext('online_retail.publish'))")
     seconds["total"] = round(time.monotonic() - started, 2)
     return PublishResult(version, schema, rows, amounts, seconds)
+
+
+def _verify_against_warehouse(conn, duck, schema, specs, columns_of):
+    """Row counts and money totals of every loaded table must equal the warehouse's."""
+    rows, amounts = {}, {}
+    for spec in specs:
+        sums = _amount_columns(columns_of[spec.name])
+        select = ", ".join(["count(*)"] + [f"coalesce(sum({_q(c)}), 0)" for c in sums])
+        expected = duck.execute(f"select {select} from wh.main.{_q(spec.name)}").fetchone()
+        found = conn.execute(f"select {select} from {_q(schema)}.{_q(spec.name)}").fetchone()
+        if tuple(expected) != tuple(found):
+            raise PublishError(
+                f"{schema}.{spec.name} does not match the warehouse: expected rows and sums "
+                f"{expected}, found {found}; nothing was made live"
+            )
+        rows[spec.name] = found[0]
+        for col, value in zip(sums, found[1:], strict=True):
+            amounts[f"{spec.name}.{col}"] = str(value)
+    return rows, amounts
+
+
+def _check_contract_types(conn, schema: str, specs: list[TableSpec]) -> None:
+    """Every loaded column must have the PostgreSQL type of its dbt contract data_type."""
+    found = {
+        (table, column): (dtype, precision, scale)
+        for table, column, dtype, precision, scale in conn.execute(
+            "select table_name, column_name, data_type, numeric_precision, numeric_scale "
+            "from information_schema.columns where table_schema = %s",
+            (schema,),
+        ).fetchall()
+    }
+    problems = []
+    for spec in specs:
+        for column, contract in spec.contract_types.items():
+            expected = pg_type(contract)
+            dtype, precision, scale = found.get((spec.name, column), (None, None, None))
+            actual = (
+                f"numeric({precision},{scale})" if dtype == "numeric" else PG_CATALOG_NAMES.get(dtype, dtype)
+            )
+            if actual != expected:
+                problems.append(f"{spec.name}.{column}: contract {contract} ({expected}), published {actual}")
+    if problems:
+        raise PublishError(
+            f"published columns differ from the dbt contract in {schema}; nothing was made live: "
+            + "; ".join(problems)
+        )
+
+
+PG_CATALOG_NAMES = {
+    "character varying": "text",
+    "timestamp without time zone": "timestamp",
+    "double precision": "double precision",
+}
 
 
 def _add_keys_and_docs(conn, schema: str, specs: list[TableSpec]) -> None:
@@ -337,7 +435,12 @@ def _add_keys_and_docs(conn, schema: str, specs: list[TableSpec]) -> None:
         conn.execute(f"analyze {table}")
 
 
-def _go_live(conn, schema, version, specs, columns_of, *, lock_timeout_ms, attempts, ledger_row):
+def _go_live(conn, schema, version, specs, columns_of, *, bi_role, lock_timeout_ms, attempts, ledger_row):
+    """Re-point the analytics views at ``schema`` and record the version, in one transaction.
+
+    ``lock_timeout`` bounds each try, so readers queued behind the view swap wait at most that long;
+    a long reader makes the try fail, and it is retried with backoff.
+    """
     import psycopg
 
     for attempt in range(1, attempts + 1):
@@ -367,6 +470,7 @@ def _go_live(conn, schema, version, specs, columns_of, *, lock_timeout_ms, attem
                     "%(rejects_by_reason)s, %(stage_seconds)s)",
                     {"version": version, **ledger_row},
                 )
+                fault_point("in_go_live")
             return
         except psycopg.errors.LockNotAvailable:
             if attempt == attempts:
@@ -382,13 +486,91 @@ def _go_live(conn, schema, version, specs, columns_of, *, lock_timeout_ms, attem
             ) from None
 
 
-def _drop_old_versions(conn, keep: set[int]) -> None:
+def _drop_old_versions(conn, keep: set[int], lock_timeout_ms: int) -> None:
+    """Drop version schemas older than the previous one; one still being read is left for next time."""
+    import psycopg
+
     schemas = conn.execute(
         "select nspname from pg_namespace where nspname ~ %s", (f"^{LIVE_SCHEMA}_v[0-9]+$",)
     ).fetchall()
     for (name,) in schemas:
-        if int(name.rsplit("_v", 1)[1]) not in keep:
-            conn.execute(f"drop schema {_q(name)} cascade")
+        if int(name.rsplit("_v", 1)[1]) in keep:
+            continue
+        try:
+            with conn.transaction():
+                conn.execute(f"set local lock_timeout = {int(lock_timeout_ms)}")
+                conn.execute(f"drop schema {_q(name)} cascade")
+        except psycopg.errors.LockNotAvailable:
+            pass
+
+
+def _grant_read_only(conn, role: str) -> None:
+    """``role`` may read ``analytics`` and nothing else of the pipeline's.
+
+    The views run with their owner's rights, so the role needs no access to the version schemas.
+    """
+    exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
+    if not exists:
+        conn.execute(f"create role {_q(role)} nologin")
+    conn.execute(f"grant usage on schema {LIVE_SCHEMA} to {_q(role)}")
+    conn.execute(f"grant select on all tables in schema {LIVE_SCHEMA} to {_q(role)}")
+    conn.execute(f"revoke all on schema {META_SCHEMA} from {_q(role)}")
+    conn.execute(f"revoke create on schema {LIVE_SCHEMA} from {_q(role)}")
+
+
+def restore_previous(dsn: str, lock_timeout_ms: int = 5000) -> int:
+    """Make the previous published version live again; return its number.
+
+    The version being replaced is marked 'rolled_back'. The next pipeline run publishes anew.
+    """
+    with connect(dsn) as conn:
+        conn.execute("select pg_advisory_lock(hashtext('online_retail.publish'))")
+        live = conn.execute(
+            f"select published_version from {META_SCHEMA}.publish_ledger where status = 'live'"
+        ).fetchone()
+        if not live:
+            raise PublishError("nothing is published yet: there is no version to restore")
+        previous = conn.execute(
+            f"select published_version from {META_SCHEMA}.publish_ledger "
+            "where published_version < %s and status = 'superseded' "
+            "and to_regnamespace(%s || published_version) is not null "
+            "order by published_version desc limit 1",
+            (live[0], f"{LIVE_SCHEMA}_v"),
+        ).fetchone()
+        if not previous:
+            raise PublishError(f"version {live[0]} is live and no earlier version is kept to restore")
+        schema = f"{LIVE_SCHEMA}_v{previous[0]}"
+        with conn.transaction():
+            conn.execute(f"set local lock_timeout = {int(lock_timeout_ms)}")
+            views = conn.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = %s and table_type = 'BASE TABLE'",
+                (schema,),
+            ).fetchall()
+            for (name,) in views:
+                cols = ", ".join(
+                    _q(c)
+                    for (c,) in conn.execute(
+                        "select column_name from information_schema.columns "
+                        "where table_schema = %s and table_name = %s order by ordinal_position",
+                        (schema, name),
+                    ).fetchall()
+                )
+                conn.execute(
+                    f"create or replace view {LIVE_SCHEMA}.{_q(name)} as "
+                    f"select {cols} from {_q(schema)}.{_q(name)}"
+                )
+            conn.execute(
+                f"update {META_SCHEMA}.publish_ledger set status = 'rolled_back' "
+                "where published_version = %s",
+                live,
+            )
+            conn.execute(
+                f"update {META_SCHEMA}.publish_ledger set status = 'live' where published_version = %s",
+                previous,
+            )
+        conn.execute("select pg_advisory_unlock(hashtext('online_retail.publish'))")
+    return previous[0]
 
 
 def stop_embedded_server(pg_dir: Path) -> bool:
