@@ -197,7 +197,8 @@ def with_libpq_options(dsn: str, **options) -> str:
 
 
 def fault_point(stage: str) -> None:
-    """Test hook: with PIPELINE_FAULT_PAUSE=<stage>, signal arrival and wait to be killed.
+    """Test hook: with PIPELINE_FAULT_PAUSE=<stage>, signal arrival and wait (to be killed, or for
+    PIPELINE_FAULT_PAUSE_SECONDS while a test cuts the connection).
 
     The fault tests SIGKILL the publisher at exact points (mid-copy, before go-live, inside the
     go-live transaction); nothing happens unless the variable names this stage.
@@ -207,7 +208,7 @@ def fault_point(stage: str) -> None:
     marker = os.environ.get("PIPELINE_FAULT_MARKER")
     if marker:
         Path(marker).write_text(stage)
-    time.sleep(600)
+    time.sleep(float(os.environ.get("PIPELINE_FAULT_PAUSE_SECONDS", "600")))
 
 
 class _DuckDBPostgres:
@@ -279,7 +280,7 @@ def publish(
     specs = read_table_specs(manifest_path, folders)
     seconds: dict[str, float] = {}
     started = time.monotonic()
-    with connect(dsn) as conn:
+    with _lost_connection_is_a_publish_error(dsn), connect(dsn) as conn:
         conn.execute(LEDGER_DDL)
         # One publisher at a time per database; a second one waits here.
         conn.execute("select pg_advisory_lock(hashtext('online_retail.publish'))")
@@ -330,7 +331,7 @@ def publish(
         fault_point("before_go_live")
 
         t0 = time.monotonic()
-        _go_live(
+        seconds["go_live_attempts"] = _go_live(
             conn,
             schema,
             version,
@@ -355,6 +356,19 @@ def publish(
         conn.execute("select pg_advisory_unlock(hashtext('online_retail.publish'))")
     seconds["total"] = round(time.monotonic() - started, 2)
     return PublishResult(version, schema, rows, amounts, seconds)
+
+
+@contextmanager
+def _lost_connection_is_a_publish_error(dsn: str) -> Iterator[None]:
+    import psycopg
+
+    try:
+        yield
+    except psycopg.OperationalError as err:
+        raise PublishError(
+            f"lost the connection to PostgreSQL at {redact(dsn)} while publishing "
+            f"({str(err).strip()}); nothing was made live, the previous version stays. Run again."
+        ) from None
 
 
 def _verify_against_warehouse(conn, duck, schema, specs, columns_of):
@@ -459,6 +473,8 @@ def _go_live(conn, schema, version, specs, columns_of, *, bi_role, lock_timeout_
                     for column, description in spec.columns.items():
                         if description:
                             conn.execute(f"comment on column {view}.{_q(column)} is {_literal(description)}")
+                if bi_role:
+                    _grant_read_only(conn, bi_role)
                 conn.execute(
                     f"update {META_SCHEMA}.publish_ledger set status = 'superseded' where status = 'live'"
                 )
@@ -471,7 +487,7 @@ def _go_live(conn, schema, version, specs, columns_of, *, bi_role, lock_timeout_
                     {"version": version, **ledger_row},
                 )
                 fault_point("in_go_live")
-            return
+            return attempt
         except psycopg.errors.LockNotAvailable:
             if attempt == attempts:
                 raise PublishError(
