@@ -9,6 +9,7 @@ from pipeline.tasks import (
     FetchWorkbook,
     PublishToPostgres,
     RunAll,
+    VerifyPostgres,
 )
 
 __all__ = [
@@ -17,4 +18,5 @@ __all__ = [
     "FetchWorkbook",
     "PublishToPostgres",
     "RunAll",
+    "VerifyPostgres",
 ]

@@ -12,6 +12,7 @@ from pipeline.lib.olap import redact
 def print_summary(settings: Settings) -> None:
     build = json.loads((settings.warehouse_dir / "retail.build.json").read_text())
     published = json.loads((settings.warehouse_dir / "retail.published.json").read_text())
+    verified = json.loads((settings.warehouse_dir / "retail.verified.json").read_text())
     rows = published["rows"]
     lines = [
         "",
@@ -27,6 +28,7 @@ def print_summary(settings: Settings) -> None:
         f"  dbt build         {build['dbt'].get('seconds', '?')} s, {build['dbt'].get('dbt_results')}",
         f"  publish           version {published['published_version']} in "
         f"{published['seconds'].get('total', '?')} s",
+        f"  dbt-postgres      {verified.get('seconds', '?')} s, {verified.get('dbt_results')}",
         f"  lake              {settings.lake_dir}",
         f"  warehouse         {settings.warehouse_path}",
         f"  PostgreSQL        {redact(published['dsn'])}  (schema analytics)",

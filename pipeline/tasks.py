@@ -1,7 +1,7 @@
 """Luigi tasks: thin wiring from inputs to outputs. The work lives in ``pipeline.lib``.
 
     FetchWorkbook ──▶ ConvertWorkbookToParquet (one per workbook) ──▶ BuildWarehouse
-                  ──▶ PublishToPostgres ──▶ RunAll
+                  ──▶ PublishToPostgres ──▶ VerifyPostgres ──▶ RunAll
 
 Each task's output counts as complete only when the work is whole: files are renamed into place and
 a manifest, marker or ledger row is written last. Connections are opened in ``run()`` and heavy
@@ -322,6 +322,43 @@ class PublishToPostgres(luigi.Task):
         )
 
 
+class VerifyPostgres(luigi.Task):
+    """dbt-postgres (``dbt/olap``) tests the live tables in PostgreSQL and (re)builds the BI views.
+
+    Done when ``data/warehouse/retail.verified.json`` names the current warehouse version.
+    """
+
+    source = luigi.Parameter()
+
+    def requires(self):
+        return PublishToPostgres(source=self.source)
+
+    def output(self):
+        return luigi.LocalTarget(load_settings().warehouse_dir / "retail.verified.json")
+
+    def complete(self):
+        marker = read_json(Path(self.output().path))
+        version = warehouse_version(load_settings(), self.source)
+        return bool(marker) and version is not None and marker.get("warehouse_version") == version
+
+    def run(self):
+        from pipeline.lib.olap import verify_with_dbt_postgres
+
+        settings = load_settings()
+        build = read_json(settings.warehouse_dir / "retail.build.json")
+        self.set_status_message("dbt-postgres: testing the live tables")
+        result = verify_with_dbt_postgres(
+            project_dir=settings.dbt_project_dir / "olap",
+            dsn=postgres_dsn(settings),
+            work_dir=settings.warehouse_dir / "dbt_olap",
+            expected_source_rows=build["source_rows"],
+            bi_role=settings.bi_role,
+        )
+        _write_json_atomic(
+            Path(self.output().path), {"warehouse_version": build["warehouse_version"], **result}
+        )
+
+
 class RunAll(luigi.Task):
     """The whole pipeline for one source: workbook(s) → lake → warehouse → PostgreSQL.
 
@@ -335,7 +372,7 @@ class RunAll(luigi.Task):
         return load_settings(self.source or None).source
 
     def requires(self):
-        return PublishToPostgres(source=self.resolved_source())
+        return VerifyPostgres(source=self.resolved_source())
 
     def complete(self):
         return all(task.complete() for task in luigi.task.flatten(self.requires()))

@@ -589,6 +589,39 @@ def restore_previous(dsn: str, lock_timeout_ms: int = 5000) -> int:
     return previous[0]
 
 
+def verify_with_dbt_postgres(
+    *, project_dir: Path, dsn: str, work_dir: Path, expected_source_rows: int, bi_role: str
+) -> dict:
+    """``dbt build`` of the PostgreSQL-side project: tests on the live tables, then the BI views."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    from pipeline.lib.dbt import run_dbt
+
+    parts = conninfo_to_dict(dsn)
+    env = {
+        "PGHOST": str(parts.get("host", "localhost")),
+        "PGPORT": str(parts.get("port", 5432)),
+        "PGUSER": str(parts.get("user", "postgres")),
+        "PGDATABASE": str(parts.get("dbname", parts.get("user", "postgres"))),
+        "DBT_ENV_SECRET_PGPASSWORD": str(parts.get("password", "")),
+        "PIPELINE_BI_ROLE": bi_role or "analytics_reader",
+    }
+    started = time.monotonic()
+    run_dbt(
+        ["build"],
+        project_dir=project_dir,
+        work_dir=work_dir,
+        env=env,
+        variables={"expected_source_rows": expected_source_rows},
+    )
+    results = json.loads((work_dir / "target" / "run_results.json").read_text())["results"]
+    counts: dict[str, int] = {}
+    for item in results:
+        key = f"{item['unique_id'].split('.')[0]}_{item['status']}"
+        counts[key] = counts.get(key, 0) + 1
+    return {"seconds": round(time.monotonic() - started, 2), "dbt_results": counts}
+
+
 def stop_embedded_server(pg_dir: Path) -> bool:
     """Stop the embedded server under ``pg_dir``; False when none is running."""
     if not (pg_dir / "postmaster.pid").exists():

@@ -11,16 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from pipeline.lib.dbt import DbtBuildError, run_dbt
+
 DBT_PROJECT_FILES = ("*.yml", "*.yaml", "*.sql", "*.csv", "*.md")
-
-
-class DbtBuildError(RuntimeError):
-    pass
 
 
 def dbt_project_fingerprint(project_dir: Path) -> str:
@@ -29,56 +25,12 @@ def dbt_project_fingerprint(project_dir: Path) -> str:
     for pattern in DBT_PROJECT_FILES:
         for path in sorted(project_dir.rglob(pattern)):
             rel = path.relative_to(project_dir)
-            if rel.parts[0] in {"target", "logs", "dbt_packages"}:
+            # dbt/olap is the PostgreSQL-side project: it does not shape the warehouse.
+            if rel.parts[0] in {"target", "logs", "dbt_packages", "olap"}:
                 continue
             digest.update(str(rel).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-def dbt_executable() -> str:
-    candidate = Path(sys.executable).with_name("dbt")
-    return str(candidate) if candidate.exists() else "dbt"
-
-
-def run_dbt(
-    args: list[str],
-    *,
-    project_dir: Path,
-    warehouse_path: Path,
-    target: str,
-    threads: int,
-    work_dir: Path,
-    variables: dict | None = None,
-) -> subprocess.CompletedProcess:
-    """Run one dbt command against ``warehouse_path``; raise DbtBuildError with dbt's output on failure."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "PIPELINE_WAREHOUSE_PATH": str(warehouse_path),
-        "DBT_TARGET": target,
-        "DBT_THREADS": str(threads),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DO_NOT_TRACK": "1",
-    }
-    command = [
-        dbt_executable(),
-        *args,
-        "--project-dir", str(project_dir),
-        "--profiles-dir", str(project_dir),
-        "--target-path", str(work_dir / "target"),
-        "--log-path", str(work_dir / "logs"),
-    ]  # fmt: skip
-    if variables:
-        command += ["--vars", json.dumps(variables)]
-    result = subprocess.run(command, env=env, cwd=project_dir, capture_output=True, text=True)
-    if result.returncode != 0:
-        tail = "\n".join(result.stdout.splitlines()[-60:])
-        raise DbtBuildError(
-            f"`dbt {' '.join(args)}` failed (exit {result.returncode}); the warehouse was not replaced.\n"
-            f"{tail}\n{result.stderr[-2000:]}\nFull log: {work_dir / 'logs' / 'dbt.log'}"
-        )
-    return result
 
 
 def build_warehouse(
@@ -99,11 +51,9 @@ def build_warehouse(
     started = time.monotonic()
     try:
         result = run_dbt(
-            ["build"],
+            ["build", "--target", target, "--threads", str(threads)],
             project_dir=project_dir,
-            warehouse_path=building,
-            target=target,
-            threads=threads,
+            env={"PIPELINE_WAREHOUSE_PATH": str(building)},
             work_dir=warehouse_path.parent / "dbt",
             variables={
                 "lake_invoice_line_files": sorted(line_files),
@@ -112,6 +62,10 @@ def build_warehouse(
             },
         )
         os.replace(building, warehouse_path)
+    except DbtBuildError as err:
+        raise DbtBuildError(
+            f"{err}\nThe warehouse was not replaced: {warehouse_path} still holds the last good build."
+        ) from None
     finally:
         building.unlink(missing_ok=True)
     summary = _read_run_results(warehouse_path.parent / "dbt" / "target" / "run_results.json")

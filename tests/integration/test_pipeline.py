@@ -66,6 +66,10 @@ def test_small_workbook_end_to_end_then_no_op(small_workbook, run_pipeline, pg_d
     assert types["A563185"] == "bad_debt_adjustment"
     [(ledger_rows,)] = query(pg_dsn, "select count(*) from pipeline_meta.publish_ledger")
     assert ledger_rows == 1
+    # dbt-postgres verified the live tables and built the BI view on them.
+    assert query(pg_dsn, "select count(*), sum(line_amount) from analytics.sales_enriched") == [
+        (expected["fact_rows"], expected["fact_amount"])
+    ]
 
     marker = tmp_path / "data" / "warehouse" / "retail.build.json"
     before = marker.stat().st_mtime_ns

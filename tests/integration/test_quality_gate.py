@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from helpers import SMALL_ROWS, T3, write_workbook
 
-from pipeline.lib.warehouse import run_dbt
+from pipeline.lib.dbt import run_dbt
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ def test_failing_dbt_test_keeps_the_previous_version(tmp_path, run_pipeline, pg_
 
     assert run.returncode == 30, run.output
     assert "assert_non_product_codes_classified" in run.output
-    assert "the warehouse was not replaced" in run.output
+    assert "The warehouse was not replaced" in run.output
     assert warehouse.stat().st_mtime_ns == built
     assert live(pg_dsn) == before
 
@@ -52,9 +52,7 @@ def test_dbt_docs_generate_documents_every_mart_column(tmp_path, run_pipeline, p
     run_dbt(
         ["docs", "generate"],
         project_dir=REPO_ROOT / "dbt",
-        warehouse_path=warehouse,
-        target="duckdb",
-        threads=1,
+        env={"PIPELINE_WAREHOUSE_PATH": str(warehouse)},
         work_dir=tmp_path / "docs",
         variables={"lake_invoice_line_files": [], "lake_reject_files": []},
     )
