@@ -51,6 +51,10 @@ create table if not exists {META_SCHEMA}.publish_ledger (
     stage_seconds jsonb not null,
     published_at timestamptz not null default now()
 );
+-- Ledgers written by an earlier version of the pipeline get the current set of statuses.
+alter table {META_SCHEMA}.publish_ledger drop constraint if exists publish_ledger_status_check;
+alter table {META_SCHEMA}.publish_ledger add constraint publish_ledger_status_check
+    check (status in ('live', 'superseded', 'rolled_back'));
 """
 
 
@@ -540,6 +544,7 @@ def restore_previous(dsn: str, lock_timeout_ms: int = 5000) -> int:
     The version being replaced is marked 'rolled_back'. The next pipeline run publishes anew.
     """
     with connect(dsn) as conn:
+        conn.execute(LEDGER_DDL)
         conn.execute("select pg_advisory_lock(hashtext('online_retail.publish'))")
         live = conn.execute(
             f"select published_version from {META_SCHEMA}.publish_ledger where status = 'live'"
