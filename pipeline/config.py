@@ -33,6 +33,10 @@ class pipeline(luigi.Config):  # noqa: N801 - Luigi names a config class after i
         default="",
         description="PostgreSQL DSN; prefer PIPELINE_PG_DSN. Empty: an embedded server under data_dir",
     )
+    download_attempts = luigi.IntParameter(default=5, description="Tries per download before the task fails")
+    download_backoff_seconds = luigi.FloatParameter(
+        default=1.0, description="First retry delay of a download; doubles per try, capped at 30 s"
+    )
     bi_role = luigi.Parameter(
         default="analytics_reader", description="Read-only role granted SELECT on schema analytics"
     )
@@ -52,6 +56,8 @@ class Settings:
     source: str
     source_sha256: str
     pg_dsn: str
+    download_attempts: int
+    download_backoff_seconds: float
     bi_role: str
     publish_lock_timeout_ms: int
     dbt_project_dir: Path
@@ -104,6 +110,8 @@ def load_settings(source: str | None = None) -> Settings:
         source=source or os.environ.get("PIPELINE_SOURCE") or cfg.source or UCI_ONLINE_RETAIL_URL,
         source_sha256=cfg.source_sha256.strip().lower(),
         pg_dsn=os.environ.get("PIPELINE_PG_DSN") or cfg.pg_dsn,
+        download_attempts=cfg.download_attempts,
+        download_backoff_seconds=cfg.download_backoff_seconds,
         bi_role=cfg.bi_role,
         publish_lock_timeout_ms=cfg.publish_lock_timeout_ms,
         dbt_project_dir=dbt_dir.expanduser().resolve(),

@@ -100,7 +100,14 @@ class FetchWorkbook(luigi.Task):
         settings = load_settings()
         name = self.url.rstrip("/").rsplit("/", 1)[-1]
         self.set_status_message(f"downloading {self.url}")
-        got = download(self.url, settings.raw_dir / name, expected_sha256=settings.source_sha256)
+        got = download(
+            self.url,
+            settings.raw_dir / name,
+            expected_sha256=settings.source_sha256,
+            attempts=settings.download_attempts,
+            backoff=settings.download_backoff_seconds,
+        )
+        self.set_progress_percentage(80)
         workbooks = []
         if zipfile.is_zipfile(got.path):
             target_dir = settings.raw_dir / Path(name).stem.replace("+", "_")
@@ -140,6 +147,8 @@ class ConvertWorkbookToParquet(luigi.Task):
     """
 
     workbook = luigi.PathParameter()
+    # A workbook that cannot be converted will not convert on a second try: fail at once.
+    retry_count = 1
 
     def output(self):
         return luigi.LocalTarget(LakePaths(load_settings().lake_dir).manifest_for(Path(self.workbook)))
@@ -186,6 +195,8 @@ class BuildWarehouse(luigi.Task):
 
     source = luigi.Parameter()
     resources = {"duckdb_warehouse": 1}
+    # A failing dbt test fails the same way again: no retry.
+    retry_count = 1
 
     def requires(self):
         settings = load_settings()
@@ -213,7 +224,8 @@ class BuildWarehouse(luigi.Task):
         lake = LakePaths(settings.lake_dir)
         manifests = [read_manifest(lake.manifest_for(w)) for w in workbooks]
         files = [f for m in manifests for f in m["files"]]
-        self.set_status_message("dbt build: models, seeds, tests")
+        self.set_status_message(f"dbt build: models, seeds, tests over {len(files)} lake files")
+        self.set_progress_percentage(10)
         result = build_warehouse(
             project_dir=settings.dbt_project_dir,
             warehouse_path=settings.warehouse_path,
@@ -227,6 +239,7 @@ class BuildWarehouse(luigi.Task):
         for m in manifests:
             for reason, n in m["rejects_by_reason"].items():
                 rejects[reason] = rejects.get(reason, 0) + n
+        self.set_progress_percentage(100)
         _write_json_atomic(
             Path(self.output().path),
             {
@@ -308,6 +321,10 @@ class PublishToPostgres(luigi.Task):
             bi_role=settings.bi_role,
             lock_timeout_ms=settings.publish_lock_timeout_ms,
         )
+        self.set_status_message(
+            f"version {result.published_version} live: {sum(result.rows.values()):,} rows in {result.schema}"
+        )
+        self.set_progress_percentage(100)
         _write_json_atomic(
             settings.warehouse_dir / "retail.published.json",
             {
@@ -378,6 +395,9 @@ class RunAll(luigi.Task):
         return all(task.complete() for task in luigi.task.flatten(self.requires()))
 
     def run(self):
+        from pipeline.report import write_report
         from pipeline.summary import print_summary
 
-        print_summary(load_settings(self.source or None))
+        settings = load_settings(self.source or None)
+        report = write_report(settings)
+        print_summary(settings, report)

@@ -44,4 +44,5 @@ def run_pipeline(tmp_path, pipeline_env):
         )
         return Run(result.returncode, result.stdout + result.stderr)
 
+    run.env = pipeline_env
     return run

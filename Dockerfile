@@ -1,0 +1,14 @@
+# The pipeline image: the project installed into /app, RunAll as the default command.
+FROM python:3.11-slim
+
+ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY pyproject.toml README.md luigi.cfg ./
+COPY pipeline ./pipeline
+COPY dbt ./dbt
+RUN pip install .
+
+# Outputs (lake, warehouse, reports) go to a volume; the DSN and the source come from the environment.
+ENV PIPELINE_DATA_DIR=/data LUIGI_CONFIG_PATH=/app/luigi.cfg
+VOLUME ["/data"]
+CMD ["luigi", "--module", "pipeline", "RunAll", "--workers", "2"]
