@@ -1,0 +1,252 @@
+"""Benchmark the pipeline: per-stage medians, the calamine floor, the seed-style baseline, no-op
+re-runs, and growth with synthetic data. Prints a Markdown table and writes JSON + Markdown.
+
+    python -m benchmarks --runs 3 --scales 1,4 --baseline
+
+Every run gets a fresh data directory and a fresh PostgreSQL database on one embedded server
+(started once, outside the timings). Stage figures come from running the Luigi tasks one at a time
+(Convert → BuildWarehouse → PublishToPostgres → VerifyPostgres), each timed with the peak RSS of
+its whole process tree (dbt runs as a child); the end-to-end figure is a separate cold RunAll.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+REAL_WORKBOOK = REPO.parent / "shared" / "data" / "online_retail_reconstructed.xlsx"
+LUIGI = str(Path(sys.executable).with_name("luigi"))
+REAL_LINES = 541_909
+
+
+def measure(command: list[str], env: dict, cwd: Path) -> tuple[float, int, int]:
+    """Wall seconds, peak RSS (bytes) of the process tree, and exit code."""
+    start = time.monotonic()
+    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    stop = threading.Event()
+
+    def sample():
+        nonlocal peak
+        try:
+            root = psutil.Process(proc.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not stop.is_set():
+            try:
+                tree = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = proc.communicate()
+    stop.set()
+    sampler.join()
+    if proc.returncode != 0:
+        sys.stderr.write(stderr.decode()[-3000:])
+    return time.monotonic() - start, peak, proc.returncode
+
+
+def floor_seconds(workbooks: list[Path]) -> float:
+    """Parse the workbooks with calamine (fastexcel) alone: nothing is faster here."""
+    import fastexcel
+
+    start = time.monotonic()
+    for workbook in workbooks:
+        reader = fastexcel.read_excel(workbook)
+        for name in reader.sheet_names:
+            reader.load_sheet(name).to_arrow()
+    return time.monotonic() - start
+
+
+class Postgres:
+    def __init__(self, root: Path):
+        import pgserver
+
+        self.server = pgserver.get_server(root / "pg", cleanup_mode="delete")
+        self.count = 0
+
+    def fresh_dsn(self) -> str:
+        import psycopg
+
+        self.count += 1
+        name = f"bench_{os.getpid()}_{self.count}"
+        with psycopg.connect(self.server.get_uri(), autocommit=True) as conn:
+            conn.execute(f"create database {name}")
+        return self.server.get_uri(name)
+
+
+def run_pipeline_once(source: Path, workbooks: list[Path], pg: Postgres, root: Path) -> dict:
+    data = Path(tempfile.mkdtemp(dir=root))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINE_", "LUIGI_"))}
+    env |= {"PIPELINE_DATA_DIR": str(data / "data"), "LUIGI_CONFIG_PATH": str(REPO / "luigi.cfg"),
+            "PIPELINE_PG_DSN": pg.fresh_dsn()}  # fmt: skip
+    base = [LUIGI, "--module", "pipeline", "--local-scheduler"]
+    result: dict = {"stages": {}}
+
+    wall, rss, rc = measure([*base, "RunAll", "--source", str(source)], env, data)
+    assert rc == 0, "cold RunAll failed"
+    result["end_to_end"] = {"seconds": wall, "peak_rss": rss}
+    noop = [measure([*base, "RunAll", "--source", str(source)], env, data)[0] for _ in range(3)]
+    result["noop_seconds"] = statistics.median(noop)
+
+    # The same work stage by stage, on a fresh data directory and database.
+    env |= {"PIPELINE_DATA_DIR": str(data / "staged"), "PIPELINE_PG_DSN": pg.fresh_dsn()}
+    convert = [
+        measure([*base, "ConvertWorkbookToParquet", "--workbook", str(w)], env, data) for w in workbooks
+    ]
+    result["stages"]["convert"] = {
+        "seconds": sum(c[0] for c in convert),
+        "peak_rss": max(c[1] for c in convert),
+    }
+    for stage, task in (("dbt build", "BuildWarehouse"), ("publish", "PublishToPostgres"),
+                        ("dbt-postgres", "VerifyPostgres")):  # fmt: skip
+        wall, rss, rc = measure([*base, task, "--source", str(source)], env, data)
+        assert rc == 0, f"{task} failed"
+        result["stages"][stage] = {"seconds": wall, "peak_rss": rss}
+    shutil.rmtree(data, ignore_errors=True)
+    return result
+
+
+def median_of(runs: list[dict], *path: str) -> float:
+    values = []
+    for run in runs:
+        value = run
+        for key in path:
+            value = value[key]
+        values.append(value)
+    return statistics.median(values)
+
+
+def bench_source(
+    label: str, source: Path, lines: int, runs: int, pg: Postgres, root: Path, baseline: bool
+) -> dict:
+    workbooks = sorted(source.glob("*.xlsx")) if source.is_dir() else [source]
+    print(f"[{label}] {len(workbooks)} workbook(s), {lines:,} lines, {runs} run(s)", file=sys.stderr)
+    floors, results = [], []
+    for i in range(runs):
+        floors.append(floor_seconds(workbooks))
+        results.append(run_pipeline_once(source, workbooks, pg, root))
+        print(f"[{label}] run {i + 1}: end to end {results[-1]['end_to_end']['seconds']:.1f} s, "
+              f"floor {floors[-1]:.1f} s", file=sys.stderr)  # fmt: skip
+    floor = statistics.median(floors)
+    end_to_end = median_of(results, "end_to_end", "seconds")
+    summary = {
+        "label": label,
+        "lines": lines,
+        "workbooks": len(workbooks),
+        "runs": runs,
+        "floor_seconds": round(floor, 2),
+        "end_to_end_seconds": round(end_to_end, 2),
+        "end_to_end_over_floor": round(end_to_end / floor, 2),
+        "end_to_end_peak_rss_mb": round(median_of(results, "end_to_end", "peak_rss") / 1e6),
+        "noop_seconds": round(median_of(results, "noop_seconds"), 2),
+        "stages": {
+            stage: {
+                "seconds": round(median_of(results, "stages", stage, "seconds"), 2),
+                "rows_per_second": round(lines / median_of(results, "stages", stage, "seconds")),
+                "peak_rss_mb": round(median_of(results, "stages", stage, "peak_rss") / 1e6),
+            }
+            for stage in results[0]["stages"]
+        },
+    }
+    if baseline:
+        from benchmarks.baseline import run_baseline
+
+        print(f"[{label}] seed-style baseline (pandas + openpyxl + to_sql)...", file=sys.stderr)
+        base = run_baseline(workbooks, pg.fresh_dsn())
+        summary["baseline_seconds"] = round(base["seconds"]["total"], 2)
+        summary["baseline_breakdown"] = {k: round(v, 2) for k, v in base["seconds"].items()}
+        summary["baseline_over_pipeline"] = round(base["seconds"]["total"] / end_to_end, 2)
+    return summary
+
+
+def markdown(results: list[dict], command: str) -> str:
+    memory = psutil.virtual_memory().total / 2**30
+    machine = f"{os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}"
+    lines = [
+        f"Measured {dt.date.today().isoformat()} on {machine} with `{command}` (medians).",
+        "",
+        "| source | lines | floor (calamine) | end to end | ÷ floor | peak RSS | no-op | baseline "
+        "| baseline ÷ pipeline |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['label']} | {r['lines']:,} | {r['floor_seconds']} s | {r['end_to_end_seconds']} s | "
+            f"{r['end_to_end_over_floor']}× | {r['end_to_end_peak_rss_mb']} MB | {r['noop_seconds']} s | "
+            f"{str(r.get('baseline_seconds', '–')) + ' s' if 'baseline_seconds' in r else '–'} | "
+            f"{str(r['baseline_over_pipeline']) + '×' if 'baseline_over_pipeline' in r else '–'} |"
+        )
+    lines += ["", "| source | stage | seconds | rows/s | peak RSS |", "| --- | --- | ---: | ---: | ---: |"]
+    for r in results:
+        for stage, st in r["stages"].items():
+            rate, rss = f"{st['rows_per_second']:,}", f"{st['peak_rss_mb']} MB"
+            lines.append(f"| {r['label']} | {stage} | {st['seconds']} | {rate} | {rss} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--source", type=Path, default=REAL_WORKBOOK, help="workbook or folder (1× real data)"
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--scales", default="", help="synthetic multiples of the real line count, e.g. 1,4,10"
+    )
+    parser.add_argument("--synthetic-runs", type=int, default=1)
+    parser.add_argument(
+        "--baseline", action="store_true", help="also time the pandas/openpyxl/to_sql baseline"
+    )
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    args = parser.parse_args(argv)
+    if not args.source.exists():
+        parser.error(f"{args.source} does not exist: pass --source with the Online Retail workbook")
+
+    root = Path(tempfile.mkdtemp(prefix="bench-"))
+    pg = Postgres(root)
+    results = []
+    try:
+        results.append(
+            bench_source("real workbook", args.source, REAL_LINES, args.runs, pg, root, args.baseline)
+        )
+        for scale in [int(s) for s in args.scales.split(",") if s]:
+            from pipeline.synth import write_workbooks
+
+            folder = root / f"synth-{scale}x"
+            write_workbooks(folder, REAL_LINES * scale, seed=7)
+            results.append(bench_source(f"synthetic {scale}×", folder, REAL_LINES * scale,
+                                        args.synthetic_runs, pg, root, False))  # fmt: skip
+    finally:
+        pg.server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+
+    command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
+    table = markdown(results, command)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(results, indent=2))
+    (args.out / "latest.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
