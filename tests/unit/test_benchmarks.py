@@ -1,0 +1,39 @@
+"""The benchmark harness measures what it claims: wall time and the peak RSS of a process tree."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from benchmarks.__main__ import markdown, measure
+
+ALLOCATE = (
+    "import time; block = bytearray(300 * 1024 * 1024); "
+    "block[::4096] = b'x' * len(block[::4096]); time.sleep(0.5)"
+)
+
+
+def test_measure_sees_a_childs_memory(tmp_path):
+    # The measured process starts a child that holds 300 MB: the tree's peak must include it.
+    parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {ALLOCATE!r}], check=True)"
+
+    seconds, peak, rc = measure([sys.executable, "-c", parent], dict(os.environ), tmp_path)
+
+    assert rc == 0
+    assert seconds >= 0.5
+    assert peak > 300 * 1024 * 1024
+
+
+def test_markdown_table_carries_every_figure():
+    result = {
+        "label": "real workbook", "lines": 541_909, "floor_seconds": 3.1, "end_to_end_seconds": 31.0,
+        "end_to_end_over_floor": 10.0, "end_to_end_peak_rss_mb": 900, "noop_seconds": 0.6,
+        "baseline_seconds": 120.0, "baseline_over_pipeline": 3.87,
+        "stages": {"convert": {"seconds": 4.0, "rows_per_second": 135_477, "peak_rss_mb": 700}},
+    }  # fmt: skip
+
+    table = markdown([result], "python -m benchmarks --runs 3")
+
+    assert "| real workbook | 541,909 | 3.1 s | 31.0 s | 10.0× | 900 MB | 0.6 s | 120.0 s | 3.87× |" in table
+    assert "| real workbook | convert | 4.0 | 135,477 | 700 MB |" in table
+    assert "`python -m benchmarks --runs 3`" in table
