@@ -8,10 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import os
 from pathlib import Path
 
 from pipeline.config import Settings
+from pipeline.lib.files import write_text_atomic
 from pipeline.lib.olap import redact
 
 
@@ -53,6 +53,8 @@ def collect_figures(settings: Settings) -> dict:
         },
         "monthly_net_revenue": {month: round(value, 2) for month, value in monthly},
         "fact_amount": published["amounts"].get("fct_sales.line_amount"),
+        "dbt_results": build["dbt"].get("dbt_results", {}),
+        "dbt_postgres_results": verified.get("dbt_results", {}),
         "outputs": {
             "lake": str(settings.lake_dir),
             "warehouse": str(settings.warehouse_path),
@@ -128,9 +130,8 @@ PAGE = """<!DOCTYPE html>
 """
 
 
-def write_report(settings: Settings) -> Path:
+def write_report(settings: Settings, figures: dict) -> Path:
     """Write ``run-<time>.json`` and ``run-<time>.html`` plus ``latest.*`` copies; return the HTML path."""
-    figures = collect_figures(settings)
     reports = settings.data_dir / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     stamp = figures["generated_at"].replace(":", "").replace("-", "").replace("+0000", "Z")
@@ -145,7 +146,5 @@ def write_report(settings: Settings) -> Path:
     )
     for name, text in ((f"run-{stamp}.json", payload), (f"run-{stamp}.html", page),
                        ("latest.json", payload), ("latest.html", page)):  # fmt: skip
-        tmp = reports / f".{name}.tmp"
-        tmp.write_text(text)
-        os.replace(tmp, reports / name)
+        write_text_atomic(reports / name, text)
     return reports / f"run-{stamp}.html"

@@ -21,6 +21,7 @@ from pathlib import Path
 import luigi
 
 from pipeline.config import Settings, is_url, load_settings
+from pipeline.lib.files import read_json, write_json_atomic
 from pipeline.lib.lake import LakePaths, manifest_is_current, read_manifest
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
@@ -28,13 +29,6 @@ WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 
 class SourceError(FileNotFoundError):
     pass
-
-
-def _write_json_atomic(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
 
 
 def download_marker(settings: Settings, url: str) -> Path:
@@ -126,7 +120,7 @@ class FetchWorkbook(luigi.Task):
                     workbooks.append(dest)
         else:
             workbooks.append(got.path)
-        _write_json_atomic(
+        write_json_atomic(
             Path(self.output().path),
             {
                 "url": self.url,
@@ -240,7 +234,7 @@ class BuildWarehouse(luigi.Task):
             for reason, n in m["rejects_by_reason"].items():
                 rejects[reason] = rejects.get(reason, 0) + n
         self.set_progress_percentage(100)
-        _write_json_atomic(
+        write_json_atomic(
             Path(self.output().path),
             {
                 "warehouse_version": warehouse_version(settings, self.source),
@@ -254,13 +248,6 @@ class BuildWarehouse(luigi.Task):
                 "dbt": result,
             },
         )
-
-
-def read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
 
 
 def postgres_dsn(settings: Settings) -> str:
@@ -325,7 +312,7 @@ class PublishToPostgres(luigi.Task):
             f"version {result.published_version} live: {sum(result.rows.values()):,} rows in {result.schema}"
         )
         self.set_progress_percentage(100)
-        _write_json_atomic(
+        write_json_atomic(
             settings.warehouse_dir / "retail.published.json",
             {
                 "published_version": result.published_version,
@@ -371,7 +358,7 @@ class VerifyPostgres(luigi.Task):
             expected_source_rows=build["source_rows"],
             bi_role=settings.bi_role,
         )
-        _write_json_atomic(
+        write_json_atomic(
             Path(self.output().path), {"warehouse_version": build["warehouse_version"], **result}
         )
 
@@ -395,9 +382,9 @@ class RunAll(luigi.Task):
         return all(task.complete() for task in luigi.task.flatten(self.requires()))
 
     def run(self):
-        from pipeline.report import write_report
+        from pipeline.report import collect_figures, write_report
         from pipeline.summary import print_summary
 
         settings = load_settings(self.source or None)
-        report = write_report(settings)
-        print_summary(settings, report)
+        figures = collect_figures(settings)
+        print_summary(figures, write_report(settings, figures))

@@ -14,7 +14,6 @@ the next run converts the workbook again.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -28,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.lib.download import sha256_file
+from pipeline.lib.files import read_json, write_json_atomic
 from pipeline.lib.workbook import WorkbookContents
 
 MANIFEST_VERSION = 1
@@ -132,7 +132,7 @@ def write_workbook_to_lake(
             "schema": {name: str(dtype) for name, dtype in contents.lines.schema.items()},
             "files": files,
         }
-        _write_json_atomic(manifest_path, manifest)
+        write_json_atomic(manifest_path, manifest)
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -144,19 +144,9 @@ def _count_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
     return dict(sorted(frame.group_by(column).len().rows()))
 
 
-def _write_json_atomic(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
-
-
 def read_manifest(path: Path) -> dict | None:
-    try:
-        manifest = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-    return manifest if manifest.get("manifest_version") == MANIFEST_VERSION else None
+    manifest = read_json(path)
+    return manifest if manifest and manifest.get("manifest_version") == MANIFEST_VERSION else None
 
 
 def manifest_is_current(path: Path, workbook: Path) -> bool:

@@ -75,7 +75,7 @@ def test_crash_before_manifest_leaves_nothing_complete(tmp_path, monkeypatch):
     def die(*args, **kwargs):
         raise KeyboardInterrupt("killed")
 
-    monkeypatch.setattr(lake_module, "_write_json_atomic", die)
+    monkeypatch.setattr(lake_module, "write_json_atomic", die)
     with pytest.raises(KeyboardInterrupt):
         convert(book, tmp_path / "lake")
     assert not manifest_is_current(lake.manifest_for(book), book)
