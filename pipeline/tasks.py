@@ -371,6 +371,8 @@ class RunAll(luigi.Task):
     """
 
     source = luigi.Parameter(default="")
+    # Its own work (report, summary) fails the same way on a retry.
+    retry_count = 1
 
     def resolved_source(self) -> str:
         return load_settings(self.source or None).source
