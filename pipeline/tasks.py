@@ -22,7 +22,7 @@ import luigi
 
 from pipeline.config import Settings, is_url, load_settings
 from pipeline.lib.files import read_json, write_json_atomic
-from pipeline.lib.lake import LakePaths, manifest_is_current, read_manifest
+from pipeline.lib.manifest import LakePaths, manifest_is_current, read_manifest
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 

@@ -15,11 +15,9 @@ the next run converts the workbook again.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -27,40 +25,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.lib.download import sha256_file
-from pipeline.lib.files import read_json, write_json_atomic
+from pipeline.lib.files import write_json_atomic
+from pipeline.lib.manifest import MANIFEST_VERSION, LakePaths, read_manifest, workbook_slug
 from pipeline.lib.workbook import WorkbookContents
 
-MANIFEST_VERSION = 1
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3}
 
 
 class ReconciliationError(RuntimeError):
     """Rows were lost or invented between the workbook and the lake."""
-
-
-def workbook_slug(path: Path) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "_", path.stem.lower()).strip("_")
-    return slug or "workbook"
-
-
-@dataclass(frozen=True)
-class LakePaths:
-    lake_dir: Path
-
-    @property
-    def invoice_lines(self) -> Path:
-        return self.lake_dir / "invoice_lines"
-
-    @property
-    def rejects(self) -> Path:
-        return self.lake_dir / "_rejects"
-
-    @property
-    def manifests(self) -> Path:
-        return self.lake_dir / "_manifests"
-
-    def manifest_for(self, workbook: Path) -> Path:
-        return self.manifests / f"{workbook_slug(workbook)}.json"
 
 
 def _write_parquet(frame: pl.DataFrame, path: Path) -> dict:
@@ -142,32 +115,3 @@ def _count_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
     if frame.height == 0:
         return {}
     return dict(sorted(frame.group_by(column).len().rows()))
-
-
-def read_manifest(path: Path) -> dict | None:
-    manifest = read_json(path)
-    return manifest if manifest and manifest.get("manifest_version") == MANIFEST_VERSION else None
-
-
-def manifest_is_current(path: Path, workbook: Path) -> bool:
-    """True when the manifest describes this very workbook and every file it lists is in place.
-
-    Size and mtime stand in for the workbook's checksum so that a no-op run stays fast; a touched but
-    unchanged workbook is re-hashed and still counts as converted.
-    """
-    manifest = read_manifest(path)
-    if manifest is None or not workbook.is_file():
-        return False
-    lake_dir = path.parent.parent
-    for rel, meta in manifest["files"].items():
-        try:
-            if (lake_dir / rel).stat().st_size != meta["bytes"]:
-                return False
-        except FileNotFoundError:
-            return False
-    stat = workbook.stat()
-    if stat.st_size != manifest["workbook_bytes"]:
-        return False
-    if stat.st_mtime_ns == manifest["workbook_mtime_ns"]:
-        return True
-    return sha256_file(workbook) == manifest["workbook_sha256"]

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from conftest import REPO
 
-from pipeline.lib.lake import LakePaths, manifest_is_current
+from pipeline.lib.manifest import LakePaths, manifest_is_current
 from pipeline.synth import write_workbooks
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 
 from pipeline.lib.download import sha256_file
-from pipeline.lib.lake import LakePaths, write_workbook_to_lake
+from pipeline.lib.lake import write_workbook_to_lake
+from pipeline.lib.manifest import LakePaths
 from pipeline.lib.workbook import read_workbook
 
 pytestmark = pytest.mark.integration

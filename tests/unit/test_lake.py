@@ -9,7 +9,8 @@ import pytest
 from helpers import SMALL_ROWS, write_workbook
 
 from pipeline.lib.download import sha256_file
-from pipeline.lib.lake import LakePaths, manifest_is_current, write_workbook_to_lake
+from pipeline.lib.lake import write_workbook_to_lake
+from pipeline.lib.manifest import LakePaths, manifest_is_current
 from pipeline.lib.workbook import read_workbook
 
 
