@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from pipeline.lib.files import read_json
+
 
 def print_summary(figures: dict, report: Path) -> None:
     """Print the run's figures (from ``pipeline.report.collect_figures``) to the terminal."""
@@ -32,3 +34,20 @@ def print_summary(figures: dict, report: Path) -> None:
         "",
     ]
     print("\n".join(lines), file=sys.stderr)
+
+
+def print_no_op_summary(reports_dir: Path) -> None:
+    """A run that found everything up to date: say so, with the figures of the last run that did work."""
+    figures = read_json(reports_dir / "latest.json")
+    lines = ["", "Online Retail pipeline: nothing to do (source, lake, warehouse and PostgreSQL are current)"]
+    if figures:
+        stages = figures["rows_per_stage"]
+        lines += [
+            f"  source            {figures['source']}",
+            f"  fct_sales         {stages['fct_sales']:,} lines, {figures['fact_amount']} GBP; "
+            f"quarantine {stages['quarantine']:,}",
+            f"  published         version {figures['published_version']} (since {figures['generated_at']})",
+            f"  last report       {reports_dir / 'latest.html'}",
+            f"  PostgreSQL        {figures['outputs']['postgres']}  (schema analytics)",
+        ]
+    print("\n".join([*lines, ""]), file=sys.stderr)

@@ -78,6 +78,7 @@ def test_small_workbook_end_to_end_then_no_op(small_workbook, run_pipeline, pg_d
     assert second.returncode == 0, second.output
     assert not second.ran_tasks, second.output
     assert "complete ones were encountered" in second.output
+    assert "nothing to do" in second.output and f"{expected['fact_rows']:,} lines" in second.output
     assert marker.stat().st_mtime_ns == before
     assert query(pg_dsn, "select count(*) from pipeline_meta.publish_ledger") == [(1,)]
 
