@@ -73,18 +73,6 @@ class Settings:
         return self.data_dir / "lake"
 
     @property
-    def invoice_lines_dir(self) -> Path:
-        return self.lake_dir / "invoice_lines"
-
-    @property
-    def rejects_dir(self) -> Path:
-        return self.lake_dir / "_rejects"
-
-    @property
-    def manifests_dir(self) -> Path:
-        return self.lake_dir / "_manifests"
-
-    @property
     def warehouse_dir(self) -> Path:
         return self.data_dir / "warehouse"
 
@@ -95,10 +83,6 @@ class Settings:
     @property
     def embedded_pg_dir(self) -> Path:
         return self.data_dir / "postgres"
-
-    @property
-    def logs_dir(self) -> Path:
-        return self.data_dir / "logs"
 
 
 def load_settings(source: str | None = None) -> Settings:

@@ -11,7 +11,6 @@ libraries imported there too, so a no-op run stays fast and tasks stay picklable
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 import time
@@ -39,10 +38,8 @@ def download_marker(settings: Settings, url: str) -> Path:
 def list_workbooks(settings: Settings, source: str) -> list[Path] | None:
     """The workbooks a source stands for; None while a URL source has not been downloaded."""
     if is_url(source):
-        marker = download_marker(settings, source)
-        if not marker.exists():
-            return None
-        return [Path(p) for p in json.loads(marker.read_text())["workbooks"]]
+        marker = read_json(download_marker(settings, source))
+        return [Path(p) for p in marker["workbooks"]] if marker else None
     path = Path(source).expanduser().resolve()
     if path.is_dir():
         books = sorted(

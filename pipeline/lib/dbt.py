@@ -55,3 +55,16 @@ def run_dbt(
             f"{tail}\n{result.stderr[-2000:]}\nFull log: {work_dir / 'logs' / 'dbt.log'}"
         )
     return result
+
+
+def count_results(work_dir: Path) -> dict[str, int]:
+    """dbt's results of the last run in ``work_dir`` by kind and status, e.g. ``{"test_pass": 85}``."""
+    try:
+        results = json.loads((work_dir / "target" / "run_results.json").read_text())["results"]
+    except (FileNotFoundError, KeyError, json.JSONDecodeError):
+        return {}
+    counts: dict[str, int] = {}
+    for item in results:
+        key = f"{item['unique_id'].split('.')[0]}_{item['status']}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts

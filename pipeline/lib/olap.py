@@ -467,11 +467,7 @@ def _go_live(conn, schema, version, specs, columns_of, *, bi_role, lock_timeout_
                 conn.execute(f"set local lock_timeout = {int(lock_timeout_ms)}")
                 conn.execute(f"create schema if not exists {LIVE_SCHEMA}")
                 for spec in specs:
-                    view = f"{LIVE_SCHEMA}.{_q(spec.name)}"
-                    cols = ", ".join(_q(n) for n, _ in columns_of[spec.name])
-                    conn.execute(
-                        f"create or replace view {view} as select {cols} from {_q(schema)}.{_q(spec.name)}"
-                    )
+                    view = _point_view_at(conn, schema, spec.name, [n for n, _ in columns_of[spec.name]])
                     if spec.description:
                         conn.execute(f"comment on view {view} is {_literal(spec.description)}")
                     for column, description in spec.columns.items():
@@ -504,6 +500,15 @@ def _go_live(conn, schema, version, specs, columns_of, *, bi_role, lock_timeout_
                 f"the columns of a published table changed ({err.diag.message_primary}); "
                 f"drop the dependent views on {LIVE_SCHEMA} or restore them after the publish"
             ) from None
+
+
+def _point_view_at(conn, schema: str, table: str, columns: list[str]) -> str:
+    """(Re)point ``analytics.<table>`` at ``<schema>.<table>``; the view keeps its identity, so views
+    built on it keep working. Returns the view's qualified name."""
+    view = f"{LIVE_SCHEMA}.{_q(table)}"
+    cols = ", ".join(_q(c) for c in columns)
+    conn.execute(f"create or replace view {view} as select {cols} from {_q(schema)}.{_q(table)}")
+    return view
 
 
 def _drop_old_versions(conn, keep: set[int], lock_timeout_ms: int) -> None:
@@ -563,24 +568,16 @@ def restore_previous(dsn: str, lock_timeout_ms: int = 5000) -> int:
         schema = f"{LIVE_SCHEMA}_v{previous[0]}"
         with conn.transaction():
             conn.execute(f"set local lock_timeout = {int(lock_timeout_ms)}")
-            views = conn.execute(
-                "select table_name from information_schema.tables "
-                "where table_schema = %s and table_type = 'BASE TABLE'",
+            columns_of: dict[str, list[str]] = {}
+            for table, column in conn.execute(
+                "select c.table_name, c.column_name from information_schema.columns c "
+                "join information_schema.tables t using (table_schema, table_name) "
+                "where c.table_schema = %s and t.table_type = 'BASE TABLE' order by c.ordinal_position",
                 (schema,),
-            ).fetchall()
-            for (name,) in views:
-                cols = ", ".join(
-                    _q(c)
-                    for (c,) in conn.execute(
-                        "select column_name from information_schema.columns "
-                        "where table_schema = %s and table_name = %s order by ordinal_position",
-                        (schema, name),
-                    ).fetchall()
-                )
-                conn.execute(
-                    f"create or replace view {LIVE_SCHEMA}.{_q(name)} as "
-                    f"select {cols} from {_q(schema)}.{_q(name)}"
-                )
+            ).fetchall():
+                columns_of.setdefault(table, []).append(column)
+            for table, columns in columns_of.items():
+                _point_view_at(conn, schema, table, columns)
             conn.execute(
                 f"update {META_SCHEMA}.publish_ledger set status = 'rolled_back' "
                 "where published_version = %s",
@@ -600,7 +597,7 @@ def verify_with_dbt_postgres(
     """``dbt build`` of the PostgreSQL-side project: tests on the live tables, then the BI views."""
     from psycopg.conninfo import conninfo_to_dict
 
-    from pipeline.lib.dbt import run_dbt
+    from pipeline.lib.dbt import count_results, run_dbt
 
     parts = conninfo_to_dict(dsn)
     env = {
@@ -619,12 +616,7 @@ def verify_with_dbt_postgres(
         env=env,
         variables={"expected_source_rows": expected_source_rows},
     )
-    results = json.loads((work_dir / "target" / "run_results.json").read_text())["results"]
-    counts: dict[str, int] = {}
-    for item in results:
-        key = f"{item['unique_id'].split('.')[0]}_{item['status']}"
-        counts[key] = counts.get(key, 0) + 1
-    return {"seconds": round(time.monotonic() - started, 2), "dbt_results": counts}
+    return {"seconds": round(time.monotonic() - started, 2), "dbt_results": count_results(work_dir)}
 
 
 def stop_embedded_server(pg_dir: Path) -> bool:

@@ -9,12 +9,11 @@ test never leaves a half-built or untested warehouse where the publish step woul
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from pathlib import Path
 
-from pipeline.lib.dbt import DbtBuildError, run_dbt
+from pipeline.lib.dbt import DbtBuildError, count_results, run_dbt
 
 DBT_PROJECT_FILES = ("*.yml", "*.yaml", "*.sql", "*.csv", "*.md")
 
@@ -68,19 +67,8 @@ def build_warehouse(
         ) from None
     finally:
         building.unlink(missing_ok=True)
-    summary = _read_run_results(warehouse_path.parent / "dbt" / "target" / "run_results.json")
-    summary["seconds"] = round(time.monotonic() - started, 2)
-    summary["stdout_tail"] = result.stdout.splitlines()[-3:]
-    return summary
-
-
-def _read_run_results(path: Path) -> dict:
-    try:
-        results = json.loads(path.read_text())["results"]
-    except (FileNotFoundError, KeyError, json.JSONDecodeError):
-        return {}
-    counts: dict[str, int] = {}
-    for item in results:
-        kind = item["unique_id"].split(".")[0]
-        counts[f"{kind}_{item['status']}"] = counts.get(f"{kind}_{item['status']}", 0) + 1
-    return {"dbt_results": counts}
+    return {
+        "dbt_results": count_results(warehouse_path.parent / "dbt"),
+        "seconds": round(time.monotonic() - started, 2),
+        "stdout_tail": result.stdout.splitlines()[-3:],
+    }
