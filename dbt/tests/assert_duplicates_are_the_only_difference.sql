@@ -1,6 +1,6 @@
 -- Typed lines that are not exact duplicates are all in fct_sales: nothing else is dropped.
 select count(*) as missing_lines
-from {{ ref('int_invoice_lines_deduplicated') }} as lines
+from {{ ref('int_invoice_lines_classified') }} as lines
 left join {{ ref('fct_sales') }} as sales
     on lines.source_file = sales.source_file
     and lines.source_sheet = sales.source_sheet

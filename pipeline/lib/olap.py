@@ -121,6 +121,7 @@ class TableSpec:
     columns: dict[str, str] = field(default_factory=dict)  # name -> description
     contract_types: dict[str, str] = field(default_factory=dict)  # name -> dbt data_type
     primary_key: list[str] = field(default_factory=list)
+    not_null: set[str] = field(default_factory=set)
     foreign_keys: list[tuple[str, str, str]] = field(default_factory=list)  # column, table, column
 
 
@@ -135,8 +136,11 @@ def read_table_specs(manifest_path: Path, folders: tuple[str, ...]) -> list[Tabl
             spec.columns[col["name"]] = col.get("description", "").strip()
             if col.get("data_type"):
                 spec.contract_types[col["name"]] = col["data_type"]
-            if any(c["type"] == "primary_key" for c in col.get("constraints", [])):
+            # The key is declared in meta (see dbt/models/marts/_marts__models.yml for why).
+            if col.get("config", {}).get("meta", {}).get("primary_key"):
                 spec.primary_key.append(col["name"])
+            if any(c["type"] == "not_null" for c in col.get("constraints", [])):
+                spec.not_null.add(col["name"])
         specs[node["unique_id"]] = spec
     for node in manifest["nodes"].values():
         meta = node.get("test_metadata") or {}
@@ -305,11 +309,14 @@ def publish(
         duck = _DuckDBPostgres(warehouse_path, dsn, max_connections)
         try:
             columns_of = {spec.name: duck.columns(spec.name) for spec in specs}
-            for name, columns in columns_of.items():
-                if not columns:
-                    raise PublishError(f"table {name} is missing from {warehouse_path}")
-                ddl = ",\n    ".join(f"{_q(n)} {pg_type(t)}" for n, t in columns)
-                conn.execute(f"create table {_q(schema)}.{_q(name)} (\n    {ddl}\n)")
+            for spec in specs:
+                if not columns_of[spec.name]:
+                    raise PublishError(f"table {spec.name} is missing from {warehouse_path}")
+                ddl = ",\n    ".join(
+                    f"{_q(n)} {pg_type(t)}{' not null' if n in spec.not_null else ''}"
+                    for n, t in columns_of[spec.name]
+                )
+                conn.execute(f"create table {_q(schema)}.{_q(spec.name)} (\n    {ddl}\n)")
 
             t0 = time.monotonic()
             for i, spec in enumerate(specs):
@@ -607,6 +614,7 @@ def verify_with_dbt_postgres(
         "PGDATABASE": str(parts.get("dbname", parts.get("user", "postgres"))),
         "DBT_ENV_SECRET_PGPASSWORD": str(parts.get("password", "")),
         "PIPELINE_BI_ROLE": bi_role or "analytics_reader",
+        "PIPELINE_EXPECTED_SOURCE_ROWS": str(expected_source_rows),
     }
     started = time.monotonic()
     run_dbt(
@@ -614,7 +622,6 @@ def verify_with_dbt_postgres(
         project_dir=project_dir,
         work_dir=work_dir,
         env=env,
-        variables={"expected_source_rows": expected_source_rows},
     )
     return {"seconds": round(time.monotonic() - started, 2), "dbt_results": count_results(work_dir)}
 

@@ -7,7 +7,7 @@ with
 
 duplicates as (
 
-    select * from {{ ref('int_invoice_lines_deduplicated') }}
+    select * from {{ ref('int_invoice_lines_classified') }}
     where is_exact_duplicate
 
 ),
