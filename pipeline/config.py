@@ -46,6 +46,9 @@ class pipeline(luigi.Config):  # noqa: N801 - Luigi names a config class after i
     dbt_project_dir = luigi.Parameter(default="", description="dbt project (default: ./dbt)")
     dbt_target = luigi.Parameter(default="duckdb", description="dbt target that builds the warehouse")
     dbt_threads = luigi.IntParameter(default=2, description="dbt threads")
+    duckdb_memory_limit = luigi.Parameter(
+        default="1GB", description="DuckDB memory_limit while dbt builds the warehouse; beyond it, spill"
+    )
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class Settings:
     dbt_project_dir: Path
     dbt_target: str
     dbt_threads: int
+    duckdb_memory_limit: str
 
     @property
     def raw_dir(self) -> Path:
@@ -101,6 +105,7 @@ def load_settings(source: str | None = None) -> Settings:
         dbt_project_dir=dbt_dir.expanduser().resolve(),
         dbt_target=cfg.dbt_target,
         dbt_threads=cfg.dbt_threads,
+        duckdb_memory_limit=cfg.duckdb_memory_limit,
     )
 
 

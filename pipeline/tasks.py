@@ -225,6 +225,7 @@ class BuildWarehouse(luigi.Task):
             expected_source_rows=sum(m["source_rows"] for m in manifests),
             target=settings.dbt_target,
             threads=settings.dbt_threads,
+            memory_limit=settings.duckdb_memory_limit,
         )
         rejects: dict[str, int] = {}
         for m in manifests:

@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from pipeline.lib.dbt import DbtBuildError, count_results, run_dbt
+from pipeline.lib.dbt import DbtBuildError, count_results, run_dbt, sql_list
 
 DBT_PROJECT_FILES = ("*.yml", "*.yaml", "*.sql", "*.csv", "*.md")
 
@@ -41,6 +41,7 @@ def build_warehouse(
     expected_source_rows: int,
     target: str = "duckdb",
     threads: int = 2,
+    memory_limit: str = "1GB",
 ) -> dict:
     """``dbt build`` into a new file, then rename it over the live warehouse. Returns timing and results."""
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,15 +50,18 @@ def build_warehouse(
     building.with_name(building.name + ".wal").unlink(missing_ok=True)
     started = time.monotonic()
     try:
+        work_dir = warehouse_path.parent / "dbt"
         result = run_dbt(
             ["build", "--target", target, "--threads", str(threads)],
             project_dir=project_dir,
-            env={"PIPELINE_WAREHOUSE_PATH": str(building)},
-            work_dir=warehouse_path.parent / "dbt",
-            variables={
-                "lake_invoice_line_files": sorted(line_files),
-                "lake_reject_files": sorted(reject_files),
-                "expected_source_rows": expected_source_rows,
+            work_dir=work_dir,
+            env={
+                # Relative to dbt's work directory, so the profile is the same in every data directory.
+                "PIPELINE_WAREHOUSE_PATH": os.path.relpath(building.resolve(), work_dir.resolve()),
+                "PIPELINE_DUCKDB_MEMORY_LIMIT": memory_limit,
+                "PIPELINE_LAKE_LINE_FILES": sql_list(line_files),
+                "PIPELINE_LAKE_REJECT_FILES": sql_list(reject_files),
+                "PIPELINE_EXPECTED_SOURCE_ROWS": str(expected_source_rows),
             },
         )
         os.replace(building, warehouse_path)
