@@ -52,9 +52,12 @@ def test_dbt_docs_generate_documents_every_mart_column(tmp_path, run_pipeline, p
     run_dbt(
         ["docs", "generate"],
         project_dir=REPO_ROOT / "dbt",
-        env={"PIPELINE_WAREHOUSE_PATH": str(warehouse)},
+        env={
+            "PIPELINE_WAREHOUSE_PATH": str(warehouse),
+            "PIPELINE_LAKE_LINE_FILES": "[]",
+            "PIPELINE_LAKE_REJECT_FILES": "[]",
+        },  # fmt: skip
         work_dir=tmp_path / "docs",
-        variables={"lake_invoice_line_files": [], "lake_reject_files": []},
     )
 
     catalog = json.loads((tmp_path / "docs" / "target" / "catalog.json").read_text())
@@ -84,3 +87,26 @@ def test_dbt_docs_generate_documents_every_mart_column(tmp_path, run_pipeline, p
 
 def catalog_columns(catalog, model):
     return [c.lower() for c in catalog["nodes"][f"model.online_retail.{model}"]["columns"]]
+
+
+def test_verification_fails_when_a_live_table_lost_a_key(tmp_path, run_pipeline, pg_dsn):
+    # dbt-postgres does not re-scan keys that PostgreSQL enforces; it checks they are enforced.
+    from pipeline.config import REPO_ROOT
+    from pipeline.lib.dbt import DbtBuildError
+    from pipeline.lib.olap import verify_with_dbt_postgres
+
+    book = write_workbook(tmp_path / "in" / "Online Retail.xlsx", SMALL_ROWS)
+    assert run_pipeline("--source", str(book), env={"PIPELINE_PG_DSN": pg_dsn}).returncode == 0
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        [(table, name)] = conn.execute("""
+            select c.conrelid::regclass::text, c.conname from pg_constraint c
+            where c.contype = 'f' and c.conrelid::regclass::text like 'analytics_v%.fct_sales'
+              and pg_get_constraintdef(c.oid) like '%(product_key)%'
+        """).fetchall()  # fmt: skip
+        conn.execute(f'alter table {table} drop constraint "{name}"')
+
+    with pytest.raises(DbtBuildError, match="assert_live_tables_carry_their_keys"):
+        verify_with_dbt_postgres(
+            project_dir=REPO_ROOT / "dbt" / "olap", dsn=pg_dsn, work_dir=tmp_path / "verify",
+            expected_source_rows=-1, bi_role="analytics_reader",
+        )  # fmt: skip
