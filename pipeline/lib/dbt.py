@@ -42,14 +42,14 @@ def run_dbt(
     Raises DbtBuildError with the tail of dbt's output when dbt fails.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
-    project_dir = project_dir.resolve()
+    work_dir, project_dir = work_dir.resolve(), project_dir.resolve()
     command = [
         dbt_executable(),
         *args,
         "--project-dir", str(project_dir),
         "--profiles-dir", str(project_dir),
-        "--target-path", str(work_dir.resolve() / "target"),
-        "--log-path", str(work_dir.resolve() / "logs"),
+        "--target-path", str(work_dir / "target"),
+        "--log-path", str(work_dir / "logs"),
     ]  # fmt: skip
     if (project_dir / PARSE_CACHE).exists():
         command += ["--partial-parse-file-path", str(project_dir / PARSE_CACHE)]
