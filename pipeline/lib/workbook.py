@@ -196,6 +196,26 @@ def _type_lines(raw: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _read_sheet(reader, path: Path, sheet: str) -> tuple[str, pl.DataFrame]:
+    """One sheet as text columns in the lake's names, with its row numbers; and its format's name."""
+    try:
+        loaded = reader.load_sheet(sheet, dtypes="string")
+    except Exception as err:
+        raise WorkbookError(f"{path}, sheet '{sheet}': cannot be read ({err})") from err
+    header = [str(c.name) for c in loaded.available_columns()]
+    if not header or all(c.startswith("__UNNAMED__") for c in header):
+        raise WorkbookError(f"{path}, sheet '{sheet}': the sheet is empty (no header row)")
+    fmt = _sheet_format(path, sheet, header)
+    frame = loaded.to_polars()
+    if frame.height == 0:
+        raise WorkbookError(f"{path}, sheet '{sheet}': the sheet has a header but no data rows")
+    return fmt.format_name, frame.rename(fmt.columns).select(RAW_COLUMNS).with_columns(
+        pl.lit(sheet).alias("source_sheet"),
+        # Spreadsheet row number: row 1 holds the header.
+        pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("source_row"),
+    )
+
+
 def read_workbook(path: Path, sha256: str) -> WorkbookContents:
     """Read every sheet of ``path``; raise WorkbookError when the file as a whole is unusable."""
     import fastexcel
@@ -213,28 +233,12 @@ def read_workbook(path: Path, sha256: str) -> WorkbookContents:
     sheets: dict[str, int] = {}
     formats: set[str] = set()
     for sheet in reader.sheet_names:
-        try:
-            loaded = reader.load_sheet(sheet, dtypes="string")
-        except Exception as err:
-            raise WorkbookError(f"{path}, sheet '{sheet}': cannot be read ({err})") from err
-        header = [str(c.name) for c in loaded.available_columns()]
-        if not header or all(c.startswith("__UNNAMED__") for c in header):
-            raise WorkbookError(f"{path}, sheet '{sheet}': the sheet is empty (no header row)")
-        fmt = _sheet_format(path, sheet, header)
-        formats.add(fmt.format_name)
-        frame = loaded.to_polars()
-        if frame.height == 0:
-            raise WorkbookError(f"{path}, sheet '{sheet}': the sheet has a header but no data rows")
+        format_name, frame = _read_sheet(reader, path, sheet)
+        formats.add(format_name)
         sheets[sheet] = frame.height
-        frames.append(
-            frame.rename(fmt.columns)
-            .select(RAW_COLUMNS)
-            .with_columns(
-                pl.lit(sheet).alias("source_sheet"),
-                # Spreadsheet row number: row 1 holds the header.
-                (pl.int_range(2, frame.height + 2, dtype=pl.Int64)).alias("source_row"),
-            )
-        )
+        frames.append(frame)
+    # The reader holds every cell of the workbook: let it go before typing doubles the frames.
+    del reader
     if not frames:
         raise WorkbookError(f"{path}: the workbook has no sheets")
     if len(formats) > 1:
