@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SOURCE ?=
-WORKERS ?= 1
+WORKERS ?=
 
 .PHONY: install run test lint format browser dsn stop-postgres clean
 
@@ -18,7 +18,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 run: install
-	$(BIN)/luigi --module pipeline RunAll --local-scheduler --workers $(WORKERS) \
+	$(BIN)/luigi --module pipeline RunAll --local-scheduler $(if $(WORKERS),--workers $(WORKERS)) \
 		$(if $(SOURCE),--source "$(SOURCE)")
 
 test: install lint browser

@@ -3,6 +3,7 @@ recovers."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -37,10 +38,12 @@ def test_sigkill_during_conversion_never_leaves_a_complete_looking_lake(tmp_path
 
     for delay in (0.5, 1.5, 2.5, 3.5):
         manifest.unlink(missing_ok=True)  # force a fresh conversion each round
-        proc = subprocess.Popen(convert_command(book), cwd=tmp_path, env=env,
+        proc = subprocess.Popen(convert_command(book), cwd=tmp_path, env=env, start_new_session=True,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
+        # The conversion runs in a worker process of its own: kill the whole run, as a lost machine
+        # or a `kill -9` of its process group would.
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         if manifest_is_current(manifest, book):
             # Finished before the kill: then the lake must be whole.
