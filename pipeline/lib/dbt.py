@@ -9,7 +9,9 @@ keeps that file beside the project, in ``<project>/target/`` (dbt's own default 
 git), not in the data directory: it holds only what dbt derived from the project's code, so a run
 into an empty data directory reuses it too. For the profile to be equal in every data directory, dbt
 runs in its work directory and the pipeline names paths relative to it, and per-run values reach dbt
-as env vars read by the models (which dbt re-parses file by file), never as ``--vars``.
+as env vars read by the models (which dbt re-parses file by file), never as ``--vars``. The lake
+files are named relative to the work directory too, so converting the same workbooks into a new data
+directory re-parses nothing.
 """
 
 from __future__ import annotations
@@ -83,9 +85,12 @@ def _keep_parse_cache(parsed: Path, cache: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def sql_list(paths: list[str]) -> str:
-    """A DuckDB list literal of the files' absolute paths, e.g. ``['/data/a.parquet']``."""
-    quoted = ("'" + str(Path(p).resolve()).replace("'", "''") + "'" for p in sorted(paths))
+def sql_list(paths: list[str], relative_to: Path) -> str:
+    """A DuckDB list literal of the files' paths relative to dbt's work directory, e.g.
+    ``['../../lake/_rejects/a.parquet']``: the same in every data directory, so dbt's parse cache
+    still holds when a fresh data directory converts the same workbooks."""
+    base = relative_to.resolve()
+    quoted = ("'" + os.path.relpath(Path(p).resolve(), base).replace("'", "''") + "'" for p in sorted(paths))
     return "[" + ", ".join(quoted) + "]"
 
 

@@ -59,8 +59,8 @@ def build_warehouse(
                 # Relative to dbt's work directory, so the profile is the same in every data directory.
                 "PIPELINE_WAREHOUSE_PATH": os.path.relpath(building.resolve(), work_dir.resolve()),
                 "PIPELINE_DUCKDB_MEMORY_LIMIT": memory_limit,
-                "PIPELINE_LAKE_LINE_FILES": sql_list(line_files),
-                "PIPELINE_LAKE_REJECT_FILES": sql_list(reject_files),
+                "PIPELINE_LAKE_LINE_FILES": sql_list(line_files, relative_to=work_dir),
+                "PIPELINE_LAKE_REJECT_FILES": sql_list(reject_files, relative_to=work_dir),
                 "PIPELINE_EXPECTED_SOURCE_ROWS": str(expected_source_rows),
             },
         )
