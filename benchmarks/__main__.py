@@ -250,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.source.exists():
         parser.error(f"{args.source} does not exist: pass --source with the Online Retail workbook")
+    # Every run works in a data directory of its own: a relative path would not resolve there.
+    args.source = args.source.resolve()
 
     root = Path(tempfile.mkdtemp(prefix="bench-"))
     pg = Postgres(root)
