@@ -233,7 +233,7 @@ def markdown(results: list[dict], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--source", type=Path, default=REAL_WORKBOOK, help="workbook or folder (1× real data)"
@@ -252,7 +252,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.source} does not exist: pass --source with the Online Retail workbook")
     # Every run works in a data directory of its own: a relative path would not resolve there.
     args.source = args.source.resolve()
+    return args
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="bench-"))
     pg = Postgres(root)
     results = []

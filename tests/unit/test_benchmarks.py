@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from benchmarks.__main__ import markdown, measure
+from benchmarks.__main__ import markdown, measure, parse_args
 
 ALLOCATE = (
     "import time; block = bytearray(300 * 1024 * 1024); "
@@ -38,3 +38,15 @@ def test_markdown_table_carries_every_figure():
     assert "| real workbook | convert | 4.0 | 135,477 | 700 MB |" in table
     assert "`python -m benchmarks --runs 3`" in table
     assert "parses both projects in full: 38.2 s" in table
+
+
+def test_a_relative_source_is_resolved_before_runs_change_directory(tmp_path, monkeypatch):
+    # Each run starts in a data directory of its own, where ../shared/... would name nothing.
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "book.xlsx").write_bytes(b"PK")
+    monkeypatch.chdir(tmp_path / "in")
+
+    args = parse_args(["--source", "../in/book.xlsx"])
+
+    assert args.source == tmp_path / "in" / "book.xlsx"
+    assert args.source.is_absolute()
