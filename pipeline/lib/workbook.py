@@ -237,7 +237,8 @@ def read_workbook(path: Path, sha256: str) -> WorkbookContents:
         formats.add(format_name)
         sheets[sheet] = frame.height
         frames.append(frame)
-    # The reader holds every cell of the workbook: let it go before typing doubles the frames.
+    # Each loaded sheet was released with _read_sheet's locals; the reader (the workbook's shared
+    # strings and sheet index) goes too, before typing copies every column.
     del reader
     if not frames:
         raise WorkbookError(f"{path}: the workbook has no sheets")
