@@ -47,7 +47,7 @@ class pipeline(luigi.Config):  # noqa: N801 - Luigi names a config class after i
     dbt_target = luigi.Parameter(default="duckdb", description="dbt target that builds the warehouse")
     dbt_threads = luigi.IntParameter(default=2, description="dbt threads")
     duckdb_memory_limit = luigi.Parameter(
-        default="1GB", description="DuckDB memory_limit while dbt builds the warehouse; beyond it, spill"
+        default="512MB", description="DuckDB memory_limit while dbt builds the warehouse; beyond it, spill"
     )
 
 

@@ -41,7 +41,7 @@ def build_warehouse(
     expected_source_rows: int,
     target: str = "duckdb",
     threads: int = 2,
-    memory_limit: str = "1GB",
+    memory_limit: str = "512MB",
 ) -> dict:
     """``dbt build`` into a new file, then rename it over the live warehouse. Returns timing and results."""
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
