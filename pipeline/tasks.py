@@ -21,7 +21,7 @@ import luigi
 
 from pipeline.config import Settings, is_url, load_settings
 from pipeline.lib.files import read_json, write_json_atomic
-from pipeline.lib.manifest import LakePaths, manifest_is_current, read_manifest
+from pipeline.lib.manifest import LakePaths, manifest_is_current, read_manifest, workbook_slug
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -48,8 +48,24 @@ def list_workbooks(settings: Settings, source: str) -> list[Path] | None:
         )  # fmt: skip
         if not books:
             raise SourceError(f"the source folder {path} holds no .xlsx workbook")
+        check_distinct_slugs([book.name for book in books], path)
         return books
     return [path]
+
+
+def check_distinct_slugs(names: list[str], where: Path) -> None:
+    """Each workbook owns the lake files named by its slug: two workbooks with one slug (``Sales
+    2011.xlsx`` and ``sales_2011.xlsx``, or ``2010/x.xlsx`` and ``2011/x.xlsx`` in an archive) would
+    overwrite each other's lines."""
+    by_slug: dict[str, list[str]] = {}
+    for name in names:
+        by_slug.setdefault(workbook_slug(Path(name)), []).append(name)
+    clashes = ["; ".join(group) for group in by_slug.values() if len(group) > 1]
+    if clashes:
+        raise SourceError(
+            f"{where}: these workbooks would share one set of lake files: {' | '.join(clashes)}. "
+            "Rename one of each so that their names differ in more than case and punctuation."
+        )
 
 
 def warehouse_version(settings: Settings, source: str) -> str | None:
@@ -106,6 +122,7 @@ class FetchWorkbook(luigi.Task):
                 members = [m for m in archive.namelist() if m.lower().endswith(WORKBOOK_SUFFIXES)]
                 if not members:
                     raise SourceError(f"{got.path}: the archive holds no .xlsx workbook")
+                check_distinct_slugs(members, got.path)
                 for member in members:
                     dest = target_dir / Path(member).name
                     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -52,3 +52,17 @@ def test_bad_workbook_fails_clearly_with_no_lake_output(tmp_path, run_pipeline, 
     assert f"{book}" in run.output and problem in run.output
     lake = tmp_path / "data" / "lake"
     assert not [p for p in lake.rglob("*") if p.is_file()]
+
+
+def test_workbooks_that_would_share_lake_files_are_refused(tmp_path, run_pipeline):
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    write_workbook(folder / "Sales 2011.xlsx", SMALL_ROWS)
+    write_workbook(folder / "sales_2011.xlsx", SMALL_ROWS)
+
+    run = run_pipeline("--source", str(folder))
+
+    assert run.returncode == 35, run.output  # refused while scheduling, before any task ran
+    assert "Sales 2011.xlsx; sales_2011.xlsx" in run.output and "share one set of lake files" in run.output
+    lake = tmp_path / "data" / "lake"
+    assert not [p for p in lake.rglob("*") if p.is_file()]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
 import threading
 import zipfile
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -46,12 +48,9 @@ def test_landing_folder_converts_only_the_new_workbook(tmp_path, run_pipeline, p
     assert amount == sum(e["fact_amount"] for e in both)
 
 
-def test_url_source_is_downloaded_unzipped_and_published(tmp_path, run_pipeline, pg_dsn):
-    book = write_workbook(tmp_path / "src" / "Online Retail.xlsx", SMALL_ROWS)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.write(book, "Online Retail.xlsx")
-    payload = buffer.getvalue()
+@contextlib.contextmanager
+def serve(payload: bytes):
+    """An HTTP server on 127.0.0.1 that answers every GET with ``payload``; yields its base URL."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args):
@@ -65,14 +64,48 @@ def test_url_source_is_downloaded_unzipped_and_published(tmp_path, run_pipeline,
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/static/public/352/online+retail.zip"
     try:
-        run = run_pipeline("--source", url, env={"PIPELINE_PG_DSN": pg_dsn})
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def zipped(members: dict[str, Path]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, path in members.items():
+            archive.write(path, name)
+    return buffer.getvalue()
+
+
+def test_url_source_is_downloaded_unzipped_and_published(tmp_path, run_pipeline, pg_dsn):
+    book = write_workbook(tmp_path / "src" / "Online Retail.xlsx", SMALL_ROWS)
+    payload = zipped({"Online Retail.xlsx": book})
+
+    with serve(payload) as base:
+        url = f"{base}/static/public/352/online+retail.zip"
+        run = run_pipeline("--source", url, env={"PIPELINE_PG_DSN": pg_dsn})
 
     assert run.returncode == 0, run.output
     assert (tmp_path / "data" / "raw" / "online+retail.zip").read_bytes() == payload
     assert (tmp_path / "data" / "raw" / "online_retail" / "Online Retail.xlsx").exists()
     assert fact_count(pg_dsn)[0] == expected_from_workbook(book)["fact_rows"]
+
+
+def test_archive_whose_workbooks_would_overwrite_each_other_is_refused(tmp_path, run_pipeline):
+    book = write_workbook(tmp_path / "src" / "Online Retail.xlsx", SMALL_ROWS)
+    payload = zipped({"2010/Online Retail.xlsx": book, "2011/Online Retail.xlsx": book})
+    # The download task is retried (transient failures); one second apart keeps the test short.
+    config = tmp_path / "luigi.cfg"
+    config.write_text(
+        Path(run_pipeline.env["LUIGI_CONFIG_PATH"]).read_text().replace("retry_delay = 30", "retry_delay = 1")
+    )
+
+    with serve(payload) as base:
+        run = run_pipeline("--source", f"{base}/exports.zip", env={"LUIGI_CONFIG_PATH": str(config)})
+
+    assert run.returncode == 30, run.output
+    assert "2010/Online Retail.xlsx; 2011/Online Retail.xlsx" in run.output
+    assert "share one set of lake files" in run.output
+    assert not (tmp_path / "data" / "raw" / "exports").exists()
