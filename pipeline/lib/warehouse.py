@@ -39,9 +39,9 @@ def build_warehouse(
     line_files: list[str],
     reject_files: list[str],
     expected_source_rows: int,
-    target: str = "duckdb",
-    threads: int = 2,
-    memory_limit: str = "512MB",
+    target: str,
+    threads: int,
+    memory_limit: str,
 ) -> dict:
     """``dbt build`` into a new file, then rename it over the live warehouse. Returns timing and results."""
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
