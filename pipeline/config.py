@@ -7,11 +7,14 @@ luigi.cfg, and the defaults below. Secrets (the DSN) belong in the environment, 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import luigi
+
+from pipeline.lib.rules import ConversionRules
 
 UCI_ONLINE_RETAIL_URL = "https://archive.ics.uci.edu/static/public/352/online+retail.zip"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +52,20 @@ class pipeline(luigi.Config):  # noqa: N801 - Luigi names a config class after i
     duckdb_memory_limit = luigi.Parameter(
         default="512MB", description="DuckDB memory_limit while dbt builds the warehouse; beyond it, spill"
     )
+    date_order = luigi.Parameter(
+        default=ConversionRules.date_order,
+        description="How to read slash dates such as 01/12/2010: auto, MDY or DMY",
+    )
+    earliest_invoice_date = luigi.DateParameter(
+        default=ConversionRules.earliest_invoice_date,
+        description="Invoice dates before this day are rejected",
+    )
+    latest_invoice_date = luigi.DateParameter(
+        default=ConversionRules.latest_invoice_date, description="Invoice dates after this day are rejected"
+    )
+    max_reject_share = luigi.FloatParameter(
+        default=0.01, description="Share of an export's rows that may be rejected before its conversion fails"
+    )
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,14 @@ class Settings:
     dbt_target: str
     dbt_threads: int
     duckdb_memory_limit: str
+    date_order: str
+    earliest_invoice_date: dt.date
+    latest_invoice_date: dt.date
+    max_reject_share: float
+
+    @property
+    def conversion_rules(self) -> ConversionRules:
+        return ConversionRules(self.date_order, self.earliest_invoice_date, self.latest_invoice_date)
 
     @property
     def raw_dir(self) -> Path:
@@ -106,6 +131,10 @@ def load_settings(source: str | None = None) -> Settings:
         dbt_target=cfg.dbt_target,
         dbt_threads=cfg.dbt_threads,
         duckdb_memory_limit=cfg.duckdb_memory_limit,
+        date_order=cfg.date_order.strip().upper() if cfg.date_order.strip().lower() != "auto" else "auto",
+        earliest_invoice_date=cfg.earliest_invoice_date,
+        latest_invoice_date=cfg.latest_invoice_date,
+        max_reject_share=cfg.max_reject_share,
     )
 
 

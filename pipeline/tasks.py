@@ -21,13 +21,8 @@ import luigi
 
 from pipeline.config import Settings, is_url, load_settings
 from pipeline.lib.files import read_json, write_json_atomic
-from pipeline.lib.manifest import LakePaths, manifest_is_current, read_manifest, workbook_slug
-
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
-
-
-class SourceError(FileNotFoundError):
-    pass
+from pipeline.lib.manifest import LakePaths, manifest_is_current, read_manifest
+from pipeline.lib.sources import SourceError, SourceListing, check_distinct_slugs, is_export_name, list_folder
 
 
 def download_marker(settings: Settings, url: str) -> Path:
@@ -35,37 +30,18 @@ def download_marker(settings: Settings, url: str) -> Path:
     return settings.raw_dir / f"{name}.download.json"
 
 
-def list_workbooks(settings: Settings, source: str) -> list[Path] | None:
-    """The workbooks a source stands for; None while a URL source has not been downloaded."""
+def list_sources(settings: Settings, source: str) -> SourceListing | None:
+    """The exports a source stands for; None while a URL source has not been downloaded."""
     if is_url(source):
         marker = read_json(download_marker(settings, source))
-        return [Path(p) for p in marker["workbooks"]] if marker else None
+        return SourceListing([Path(p) for p in marker["workbooks"]]) if marker else None
     path = Path(source).expanduser().resolve()
-    if path.is_dir():
-        books = sorted(
-            p for p in path.iterdir()
-            if p.suffix.lower() in WORKBOOK_SUFFIXES and not p.name.startswith(("~$", "."))
-        )  # fmt: skip
-        if not books:
-            raise SourceError(f"the source folder {path} holds no .xlsx workbook")
-        check_distinct_slugs([book.name for book in books], path)
-        return books
-    return [path]
+    return list_folder(path) if path.is_dir() else SourceListing([path])
 
 
-def check_distinct_slugs(names: list[str], where: Path) -> None:
-    """Each workbook owns the lake files named by its slug: two workbooks with one slug (``Sales
-    2011.xlsx`` and ``sales_2011.xlsx``, or ``2010/x.xlsx`` and ``2011/x.xlsx`` in an archive) would
-    overwrite each other's lines."""
-    by_slug: dict[str, list[str]] = {}
-    for name in names:
-        by_slug.setdefault(workbook_slug(Path(name)), []).append(name)
-    clashes = ["; ".join(group) for group in by_slug.values() if len(group) > 1]
-    if clashes:
-        raise SourceError(
-            f"{where}: these workbooks would share one set of lake files: {' | '.join(clashes)}. "
-            "Rename one of each so that their names differ in more than case and punctuation."
-        )
+def list_workbooks(settings: Settings, source: str) -> list[Path] | None:
+    listing = list_sources(settings, source)
+    return None if listing is None else listing.exports
 
 
 def warehouse_version(settings: Settings, source: str) -> str | None:
@@ -82,7 +58,7 @@ def warehouse_version(settings: Settings, source: str) -> str | None:
     digest = hashlib.sha256(dbt_project_fingerprint(settings.dbt_project_dir).encode())
     for workbook in workbooks:
         manifest_path = lake.manifest_for(workbook)
-        if not manifest_is_current(manifest_path, workbook):
+        if not manifest_is_current(manifest_path, workbook, settings.conversion_rules.as_dict()):
             return None
         digest.update(manifest_path.read_bytes())
     return digest.hexdigest()[:16]
@@ -119,9 +95,9 @@ class FetchWorkbook(luigi.Task):
         if zipfile.is_zipfile(got.path):
             target_dir = settings.raw_dir / Path(name).stem.replace("+", "_")
             with zipfile.ZipFile(got.path) as archive:
-                members = [m for m in archive.namelist() if m.lower().endswith(WORKBOOK_SUFFIXES)]
+                members = [m for m in archive.namelist() if is_export_name(m)]
                 if not members:
-                    raise SourceError(f"{got.path}: the archive holds no .xlsx workbook")
+                    raise SourceError(f"{got.path}: the archive holds no .xlsx, .xls or .csv export")
                 check_distinct_slugs(members, got.path)
                 for member in members:
                     dest = target_dir / Path(member).name
@@ -149,9 +125,11 @@ class FetchWorkbook(luigi.Task):
 
 
 class ConvertWorkbookToParquet(luigi.Task):
-    """One workbook → typed lines in the Hive-partitioned lake, untypable rows in ``_rejects``.
+    """One export (.xlsx, .xls or .csv) → typed lines in the Hive-partitioned lake, untypable rows in
+    ``_rejects``; above ``max_reject_share`` of untypable rows, nothing.
 
-    Done when ``data/lake/_manifests/<workbook>.json`` validates against the workbook and the files.
+    Done when ``data/lake/_manifests/<export>.json`` validates against the export, the conversion rules
+    and the files.
     """
 
     workbook = luigi.PathParameter()
@@ -162,13 +140,15 @@ class ConvertWorkbookToParquet(luigi.Task):
         return luigi.LocalTarget(LakePaths(load_settings().lake_dir).manifest_for(Path(self.workbook)))
 
     def complete(self):
-        return manifest_is_current(Path(self.output().path), Path(self.workbook))
+        rules = load_settings().conversion_rules.as_dict()
+        return manifest_is_current(Path(self.output().path), Path(self.workbook), rules)
 
     def run(self):
         from pipeline.lib.download import sha256_file
         from pipeline.lib.lake import write_workbook_to_lake
-        from pipeline.lib.workbook import read_workbook
+        from pipeline.lib.lines import check_reject_share, read_export
 
+        settings = load_settings()
         workbook = Path(self.workbook)
         if not workbook.is_file():
             raise SourceError(
@@ -179,17 +159,26 @@ class ConvertWorkbookToParquet(luigi.Task):
         self.set_progress_percentage(5)
         started = time.monotonic()
         sha256 = sha256_file(workbook)
-        contents = read_workbook(workbook, sha256)
+        contents = read_export(workbook, sha256, settings.conversion_rules)
+        for note in contents.notes:
+            print(f"{workbook.name}: {note}", file=sys.stderr)
+        check_reject_share(contents, workbook, settings.max_reject_share)
         self.set_status_message(f"writing {contents.lines.height:,} lines to the lake")
         self.set_progress_percentage(70)
         manifest = write_workbook_to_lake(
-            contents, workbook, sha256, LakePaths(load_settings().lake_dir), time.monotonic() - started
+            contents,
+            workbook,
+            sha256,
+            LakePaths(settings.lake_dir),
+            time.monotonic() - started,
+            settings.conversion_rules,
         )
         self.set_progress_percentage(100)
+        rejects = ", ".join(f"{k} {v:,}" for k, v in manifest["rejects_by_reason"].items())
         print(
             f"converted {workbook.name}: {manifest['source_rows']:,} rows → "
-            f"{manifest['lake_rows']:,} lake lines + {manifest['rejected_rows']:,} rejects "
-            f"in {time.monotonic() - started:.1f}s",
+            f"{manifest['lake_rows']:,} lake lines + {manifest['rejected_rows']:,} rejects"
+            f"{f' ({rejects})' if rejects else ''} in {time.monotonic() - started:.1f}s",
             file=sys.stderr,
         )
 
@@ -225,7 +214,8 @@ class BuildWarehouse(luigi.Task):
         from pipeline.lib.warehouse import build_warehouse
 
         settings = load_settings()
-        workbooks = list_workbooks(settings, self.source)
+        listing = list_sources(settings, self.source)
+        workbooks = listing.exports
         # Downloaded workbooks are known only now: convert them as dynamic dependencies.
         yield [ConvertWorkbookToParquet(workbook=w) for w in workbooks]
 
@@ -255,6 +245,12 @@ class BuildWarehouse(luigi.Task):
                 "warehouse_version": warehouse_version(settings, self.source),
                 "source": self.source,
                 "workbooks": [str(w) for w in workbooks],
+                "skipped_files": listing.skipped,
+                "skipped_sheets": {
+                    Path(m["workbook"]).name + f" / {sheet}": why
+                    for m in manifests
+                    for sheet, why in m.get("skipped_sheets", {}).items()
+                },
                 "source_sha256": [m["workbook_sha256"] for m in manifests],
                 "source_rows": sum(m["source_rows"] for m in manifests),
                 "lake_rows": sum(m["lake_rows"] for m in manifests),

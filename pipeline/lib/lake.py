@@ -26,8 +26,9 @@ import pyarrow.parquet as pq
 
 from pipeline.lib.download import sha256_file
 from pipeline.lib.files import write_json_atomic
+from pipeline.lib.lines import ExportContents
 from pipeline.lib.manifest import MANIFEST_VERSION, LakePaths, read_manifest, workbook_slug
-from pipeline.lib.workbook import WorkbookContents
+from pipeline.lib.rules import ConversionRules
 
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3}
 
@@ -44,13 +45,14 @@ def _write_parquet(frame: pl.DataFrame, path: Path) -> dict:
 
 
 def write_workbook_to_lake(
-    contents: WorkbookContents,
+    contents: ExportContents,
     workbook: Path,
     workbook_sha256: str,
     lake: LakePaths,
     read_seconds: float = 0.0,
+    rules: ConversionRules | None = None,
 ) -> dict:
-    """Write lines and rejects of one workbook; return the manifest (already on disk)."""
+    """Write lines and rejects of one export; return the manifest (already on disk)."""
     if contents.lines.height + contents.rejects.height != contents.source_rows:
         raise ReconciliationError(
             f"{workbook}: {contents.source_rows} source rows but {contents.lines.height} lines + "
@@ -97,6 +99,10 @@ def write_workbook_to_lake(
             "workbook_bytes": stat.st_size,
             "workbook_mtime_ns": stat.st_mtime_ns,
             "format": contents.format_name,
+            "kind": contents.kind,
+            "rules": (rules or ConversionRules()).as_dict(),
+            "notes": contents.notes,
+            "skipped_sheets": contents.skipped_sheets,
             "seconds": round(read_seconds + time.monotonic() - started, 2),
             "sheets": contents.sheets,
             "source_rows": contents.source_rows,

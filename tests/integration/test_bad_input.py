@@ -35,7 +35,7 @@ def other_dataset(path):
     ("make", "problem"),
     [
         (truncated, "truncated or corrupt"),
-        (html_page, "not an .xlsx workbook"),
+        (html_page, "an HTML page, not an export"),
         (empty_sheet, "the sheet is empty"),
         (missing_column, "missing column 'Country'"),
         (other_dataset, "does not look like an Online Retail export"),

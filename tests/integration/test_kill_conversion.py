@@ -13,9 +13,13 @@ import pytest
 from conftest import REPO
 
 from pipeline.lib.manifest import LakePaths, manifest_is_current
+from pipeline.lib.rules import ConversionRules
 from pipeline.synth import write_workbooks
 
 pytestmark = pytest.mark.integration
+
+
+RULES = ConversionRules().as_dict()
 
 
 def convert_command(book):
@@ -45,12 +49,12 @@ def test_sigkill_during_conversion_never_leaves_a_complete_looking_lake(tmp_path
         # or a `kill -9` of its process group would.
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        if manifest_is_current(manifest, book):
+        if manifest_is_current(manifest, book, RULES):
             # Finished before the kill: then the lake must be whole.
             assert lake_rows(lake) == 150_000
 
     done = subprocess.run(convert_command(book), cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert manifest_is_current(manifest, book)
+    assert manifest_is_current(manifest, book, RULES)
     assert lake_rows(lake) == 150_000
     assert not any((lake.lake_dir / "_tmp").iterdir())

@@ -8,8 +8,8 @@ import pytest
 
 from pipeline.lib.download import sha256_file
 from pipeline.lib.lake import write_workbook_to_lake
+from pipeline.lib.lines import read_export
 from pipeline.lib.manifest import LakePaths
-from pipeline.lib.workbook import read_workbook
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,7 @@ def test_lake_matches_the_independent_copy(real_workbook, tmp_path):
     sha = sha256_file(real_workbook)
     lake = LakePaths(tmp_path / "lake")
 
-    manifest = write_workbook_to_lake(read_workbook(real_workbook, sha), real_workbook, sha, lake)
+    manifest = write_workbook_to_lake(read_export(real_workbook, sha), real_workbook, sha, lake)
 
     assert (manifest["source_rows"], manifest["lake_rows"], manifest["rejected_rows"]) == (
         541_909,

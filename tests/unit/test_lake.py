@@ -10,14 +10,17 @@ from helpers import SMALL_ROWS, write_workbook
 
 from pipeline.lib.download import sha256_file
 from pipeline.lib.lake import write_workbook_to_lake
+from pipeline.lib.lines import read_export
 from pipeline.lib.manifest import LakePaths, manifest_is_current
-from pipeline.lib.workbook import read_workbook
+from pipeline.lib.rules import ConversionRules
+
+RULES = ConversionRules().as_dict()
 
 
 def convert(book, lake_dir):
     sha = sha256_file(book)
     lake = LakePaths(lake_dir)
-    return lake, write_workbook_to_lake(read_workbook(book, sha), book, sha, lake)
+    return lake, write_workbook_to_lake(read_export(book, sha), book, sha, lake)
 
 
 def test_partitions_lineage_and_manifest(tmp_path):
@@ -40,7 +43,7 @@ def test_partitions_lineage_and_manifest(tmp_path):
     assert sorted(lines["source_row"]) == list(range(2, len(SMALL_ROWS) + 2))
     assert pl.read_parquet(lake.rejects / "online_retail.parquet").height == 0
     assert not (lake.lake_dir / "_tmp").exists() or not any((lake.lake_dir / "_tmp").iterdir())
-    assert manifest_is_current(lake.manifest_for(book), book)
+    assert manifest_is_current(lake.manifest_for(book), book, RULES)
 
 
 def test_changed_workbook_or_missing_file_is_not_complete(tmp_path):
@@ -49,20 +52,22 @@ def test_changed_workbook_or_missing_file_is_not_complete(tmp_path):
     path = lake.manifest_for(book)
 
     os.utime(book, ns=(0, 0))  # touched, same bytes: still converted
-    assert manifest_is_current(path, book)
+    assert manifest_is_current(path, book, RULES)
+    # Other conversion rules may type other rows: the export is converted again.
+    assert not manifest_is_current(path, book, ConversionRules(date_order="DMY").as_dict())
 
     write_workbook(book, SMALL_ROWS[:-1])  # new content
-    assert not manifest_is_current(path, book)
+    assert not manifest_is_current(path, book, RULES)
 
     _, manifest = convert(book, tmp_path / "lake")  # re-conversion drops the month that vanished
     assert (
         "invoice_lines/invoice_year=2011/invoice_month=08/part-online_retail.parquet" not in manifest["files"]
     )
     assert not list(lake.invoice_lines.glob("invoice_year=2011/invoice_month=08/*"))
-    assert manifest_is_current(path, book)
+    assert manifest_is_current(path, book, RULES)
 
     next(lake.invoice_lines.rglob("*.parquet")).unlink()
-    assert not manifest_is_current(path, book)
+    assert not manifest_is_current(path, book, RULES)
 
 
 def test_crash_before_manifest_leaves_nothing_complete(tmp_path, monkeypatch):
@@ -79,8 +84,8 @@ def test_crash_before_manifest_leaves_nothing_complete(tmp_path, monkeypatch):
     monkeypatch.setattr(lake_module, "write_json_atomic", die)
     with pytest.raises(KeyboardInterrupt):
         convert(book, tmp_path / "lake")
-    assert not manifest_is_current(lake.manifest_for(book), book)
+    assert not manifest_is_current(lake.manifest_for(book), book, RULES)
     monkeypatch.undo()
 
     _, manifest = convert(book, tmp_path / "lake")
-    assert manifest["lake_rows"] == 4 and manifest_is_current(lake.manifest_for(book), book)
+    assert manifest["lake_rows"] == 4 and manifest_is_current(lake.manifest_for(book), book, RULES)

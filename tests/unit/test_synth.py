@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipeline.lib.download import sha256_file
-from pipeline.lib.workbook import read_workbook
+from pipeline.lib.lines import read_export
 from pipeline.synth import generate_lines, write_workbooks
 
 
@@ -20,7 +20,7 @@ def test_workbooks_are_split_and_read_back_with_every_quirk(tmp_path):
     paths = write_workbooks(tmp_path, lines=30_000, seed=11, max_rows_per_workbook=12_000)
 
     assert [p.name for p in paths] == [f"online_retail_00{i}.xlsx" for i in (1, 2, 3)]
-    frames = [read_workbook(p, sha256_file(p)) for p in paths]
+    frames = [read_export(p, sha256_file(p)) for p in paths]
     assert [f.source_rows for f in frames] == [12_000, 12_000, 6_000]
     assert all(f.rejects.height == 0 for f in frames)
     lines = pl.concat([f.lines for f in frames])

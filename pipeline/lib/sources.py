@@ -1,0 +1,63 @@
+"""What a source stands for: the exports in a file or a landing folder, and the lake names they get.
+
+Kept free of polars so that scheduling (every no-op run does it) imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.lib.manifest import workbook_slug
+from pipeline.lib.readers import SOURCE_SUFFIXES
+
+
+class SourceError(ValueError):
+    """The source as a whole cannot be used (no export in a folder, two exports with one lake name)."""
+
+
+@dataclass
+class SourceListing:
+    exports: list[Path]
+    skipped: dict[str, str] = field(default_factory=dict)  # file name -> why it is not read
+
+
+def is_export_name(name: str) -> bool:
+    return name.lower().endswith(SOURCE_SUFFIXES)
+
+
+def list_folder(folder: Path) -> SourceListing:
+    """The exports of a landing folder (sorted), and every other entry with the reason it is passed over."""
+    exports: list[Path] = []
+    skipped: dict[str, str] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("~$"):
+            skipped[path.name] = "lock file of a workbook open in Excel"
+        elif path.name.startswith("."):
+            skipped[path.name] = "hidden file"
+        elif path.is_dir():
+            skipped[path.name] = "a folder (sub-folders are not read)"
+        elif not is_export_name(path.name):
+            skipped[path.name] = f"not an export ({', '.join(SOURCE_SUFFIXES)})"
+        else:
+            exports.append(path)
+    if not exports:
+        seen = f" (it holds {', '.join(list(skipped)[:5])})" if skipped else " (it is empty)"
+        raise SourceError(f"the source folder {folder} holds no {', '.join(SOURCE_SUFFIXES)} export{seen}")
+    check_distinct_slugs([p.name for p in exports], folder)
+    return SourceListing(exports, skipped)
+
+
+def check_distinct_slugs(names: list[str], where: Path) -> None:
+    """Each export owns the lake files named by its slug: two exports with one slug (``Sales 2011.xlsx``
+    and ``sales_2011.csv``, or ``2010/x.xlsx`` and ``2011/x.xlsx`` in an archive) would overwrite each
+    other's lines."""
+    by_slug: dict[str, list[str]] = {}
+    for name in names:
+        by_slug.setdefault(workbook_slug(Path(name)), []).append(name)
+    clashes = ["; ".join(group) for group in by_slug.values() if len(group) > 1]
+    if clashes:
+        raise SourceError(
+            f"{where}: these exports would share one set of lake files: {' | '.join(clashes)}. "
+            "Rename one of each so that their names differ in more than case, punctuation and extension."
+        )
