@@ -65,11 +65,10 @@ _SLASH_DATE = (
     r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?$"
 )
 _SERIAL = r"^\d{1,7}(?:\.\d+)?$"
-# Excel's 1900 date system counts from 1899-12-31 and has a 29 February 1900 (serial 60); serials
-# from 61 on are days since 1899-12-30. calamine renders every date cell from 1899-12-30, so its dates
-# before 1 March 1900 are one day early.
+# Excel's 1900 date system counts serial 1 as 1900-01-01 and has a 29 February 1900 (serial 60), so
+# serials from 61 on are days since 1899-12-30 and those below since 1899-12-31. (calamine renders date
+# cells by the same rule; a serial number written as a plain number or text is converted here.)
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
-_EXCEL_LEAP_BUG_END = dt.datetime(1900, 3, 1)
 
 
 class ConversionError(ValueError):
@@ -173,9 +172,7 @@ def _serial_dates(text: pl.Expr) -> pl.Expr:
     return pl.lit(_EXCEL_EPOCH) + pl.duration(seconds=shifted)
 
 
-def parse_invoice_dates(
-    text: pl.Series, rules: ConversionRules, *, spreadsheet: bool
-) -> tuple[pl.Series, pl.Series, list[str]]:
+def parse_invoice_dates(text: pl.Series, rules: ConversionRules) -> tuple[pl.Series, pl.Series, list[str]]:
     """Timestamps of the trimmed date texts, the reject reason of slash dates whose order is not known
     (null elsewhere), and a note on the order used.
 
@@ -183,14 +180,6 @@ def parse_invoice_dates(
     a workbook, and only what it leaves goes through the other forms.
     """
     timestamps = text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
-    if spreadsheet:
-        # calamine counts every date cell from 1899-12-30; Excel's dates before 1 March 1900 are
-        # counted from 1899-12-31 (its 29 February 1900), so calamine renders them a day early.
-        timestamps = pl.select(
-            pl.when(timestamps < _EXCEL_LEAP_BUG_END)
-            .then(timestamps + pl.duration(days=1))
-            .otherwise(timestamps)
-        ).to_series()
     slash_reason = pl.Series([None] * len(text), dtype=pl.String)
     rest = (timestamps.is_null() & text.is_not_null()).arg_true()
     if rest.len() == 0:
@@ -225,9 +214,7 @@ def type_lines(source: RawSource, rules: ConversionRules) -> tuple[pl.DataFrame,
     """All sheets' rows with typed ``_<column>`` values and a ``reason_code`` (null for a good line)."""
     raw = pl.concat([sheet.frame for sheet in source.sheets])
     raw = raw.with_columns(_trimmed(c).alias(f"_{c}") for c in RAW_COLUMNS)
-    timestamps, slash_reason, notes = parse_invoice_dates(
-        raw.get_column("_invoice_ts"), rules, spreadsheet=source.kind != "csv"
-    )
+    timestamps, slash_reason, notes = parse_invoice_dates(raw.get_column("_invoice_ts"), rules)
     raw = raw.with_columns(timestamps.alias("_ts"), slash_reason.alias("_slash_reason"))
 
     quantity = _integer(_decimal_point(pl.col("_quantity"), source.decimal_comma))

@@ -301,10 +301,9 @@ def _read_sheet(
 
 
 def _decode(path: Path, data: bytes) -> tuple[str, str]:
-    if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8) :].decode("utf-8"), "utf-8-sig"
+    bom = data.startswith(codecs.BOM_UTF8)
     try:
-        return data.decode("utf-8"), "utf-8"
+        return data[len(codecs.BOM_UTF8) if bom else 0 :].decode("utf-8"), "utf-8-sig" if bom else "utf-8"
     except UnicodeDecodeError:
         pass
     try:

@@ -1,0 +1,189 @@
+"""Every kind of export a user meets: CSV in the encodings and delimiters spreadsheet tools write,
+old .xls workbooks, title rows above the header, headers in other cases, and files that are not
+exports at all, each named as what it is."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+from helpers import HEADER, HEADER_II, SMALL_ROWS, T1, write_workbook
+
+from pipeline.lib.lines import ConversionError, read_export
+from pipeline.lib.manifest import workbook_slug
+from pipeline.lib.sources import SourceError, list_folder
+
+CSV_HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+# As the UCI data is passed around as CSV: US dates, customer ids as floats.
+CSV_LINES = [
+    "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 8:26,2.55,17850.0,United Kingdom",
+    '536365,71053,"WHITE METAL LANTERN, LARGE",6,12/1/2010 8:26,3.39,17850.0,United Kingdom',
+    "C536379,D,Discount,-1,12/13/2010 9:41,27.5,14527.0,United Kingdom",
+    "536544,21773,CAFÉ BOTTLE,1,12/13/2010 9:41,2.51,,Côte d'Ivoire",
+]
+
+
+def write_csv(path: Path, lines: list[str], *, encoding="utf-8", header=CSV_HEADER, newline="\n") -> Path:
+    path.write_bytes(newline.join([header, *lines, ""]).encode(encoding))
+    return path
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
+def test_csv_in_the_encodings_excel_writes(tmp_path, encoding):
+    book = write_csv(tmp_path / "export.csv", CSV_LINES, encoding=encoding, newline="\r\n")
+
+    got = read_export(book, "sha")
+
+    assert (got.lines.height, got.rejects.height, got.kind) == (4, 0, "csv")
+    assert got.lines["source_row"].to_list() == [2, 3, 4, 5]  # the line numbers of the file
+    assert got.lines["description"][1] == "WHITE METAL LANTERN, LARGE"
+    assert got.lines["description"][3] == "CAFÉ BOTTLE" and got.lines["country"][3] == "Côte d'Ivoire"
+    assert got.lines["invoice_ts"].to_list()[:3] == [T1, T1, dt.datetime(2010, 12, 13, 9, 41)]
+    assert got.lines["customer_id"].to_list() == [17850, 17850, 14527, None]
+
+
+def test_semicolon_csv_with_decimal_commas_title_lines_and_a_lower_case_header(tmp_path):
+    lines = ["Sales export;;;", "generated 2011-01-01;;", ""]
+    header = "invoice;stockcode;description;quantity;invoicedate;price;customer id;country"
+    body = [
+        '489434;85048;"15CM CHRISTMAS GLASS BALL; 20 LIGHTS";12;2009-12-01 07:45;6,95;13085;United Kingdom'
+    ]
+    book = tmp_path / "export.csv"
+    book.write_text("\n".join([*lines, header, *body]) + "\n", encoding="utf-8")
+
+    got = read_export(book, "sha")
+
+    assert (got.lines.height, got.rejects.height, got.format_name) == (1, 0, "Online Retail II")
+    assert got.lines["source_row"].to_list() == [5]
+    assert got.lines["unit_price"][0] == Decimal("6.950")
+    assert any("header on line 4, below 3 title lines" in n for n in got.notes)
+    assert any("'invoice' as Invoice" in n and "'customer id' as Customer ID" in n for n in got.notes)
+
+
+def test_csv_line_numbers_count_quoted_line_breaks_and_blank_lines(tmp_path):
+    lines = [
+        CSV_LINES[0],
+        '536365,71053,"TWO\nLINES",6,12/13/2010 8:26,3.39,17850,United Kingdom',
+        "",
+        CSV_LINES[2],
+    ]
+    got = read_export(write_csv(tmp_path / "x.csv", lines), "sha")
+
+    assert got.lines["source_row"].to_list() == [2, 3, 6]
+    assert got.lines["description"][1] == "TWO\nLINES"
+    assert got.rejects.select("source_row", "reason_code").rows() == [(5, "blank_row")]
+
+
+def test_csv_with_a_ragged_line_names_the_line(tmp_path):
+    book = write_csv(tmp_path / "ragged.csv", [CSV_LINES[0], CSV_LINES[2] + ",extra,values"])
+    with pytest.raises(ConversionError, match=r"ragged.csv, line 3: 10 fields where the header has 8"):
+        read_export(book, "sha")
+
+
+def test_old_xls_workbook(tmp_path):
+    xlwt = pytest.importorskip("xlwt", reason="xlwt writes the .xls test workbook (dev extra)")
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Online Retail")
+    dates = xlwt.easyxf(num_format_str="m/d/yy h:mm")
+    for col, name in enumerate(HEADER):
+        sheet.write(0, col, name)
+    for r, row in enumerate(SMALL_ROWS[:4], start=1):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value, dates if isinstance(value, dt.datetime) else xlwt.Style.default_style)
+    path = tmp_path / "Online Retail.xls"
+    book.save(str(path))
+
+    got = read_export(path, "sha")
+
+    assert (got.kind, got.lines.height, got.rejects.height) == ("xls", 4, 0)
+    assert got.lines["invoice_no"].to_list() == ["536365", "536365", "536365", "C536379"]
+    assert got.lines["invoice_ts"][0] == T1 and got.lines["source_row"].to_list() == [2, 3, 4, 5]
+
+
+def test_xlsx_title_rows_leading_blank_rows_and_a_notes_sheet(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Export"
+    ws.cell(row=2, column=1, value="Online Retail: all invoices")  # row 1 left empty
+    for col, name in enumerate(HEADER_II, start=1):
+        ws.cell(row=4, column=col, value=f"  {name.upper()} ")
+    for r, row in enumerate(SMALL_ROWS[:2], start=5):
+        for c, value in enumerate(row, start=1):
+            ws.cell(row=r, column=c, value=value)
+    wb.create_sheet("Notes").append(["Figures exported by the web shop"])
+    wb.save(tmp_path / "titled.xlsx")
+
+    got = read_export(tmp_path / "titled.xlsx", "sha")
+
+    assert got.lines["source_row"].to_list() == [5, 6]  # the rows a person sees in Excel
+    assert got.format_name == "Online Retail II"
+    assert got.skipped_sheets == {
+        "Notes": "no Online Retail header in its first 30 rows (first row: Figures exported by the web shop)"
+    }
+    assert any("header on row 4, below 3 title rows" in n for n in got.notes)
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda p: p.write_bytes(b"%PDF-1.7\n..."), "a PDF document, not an export"),
+        (lambda p: p.write_bytes(gzip.compress(b"InvoiceNo,StockCode")), "gzip-compressed data"),
+        (lambda p: p.write_bytes(b"\x00\x01\x02binary"), "binary data of an unknown kind"),
+        (
+            lambda p: p.write_text("hello,world\n1,2\n"),
+            "not an Online Retail export: no line among the first 30",
+        ),
+        (
+            lambda p: p.write_text(CSV_HEADER.replace("Country", "Land") + "\n1,2\n"),
+            "missing column 'Country'",
+        ),
+        (lambda p: p.write_bytes(b"\xef\xbb\xbf" + b"\x81" * 3), "neither UTF-8 nor Windows-1252"),
+    ],
+)
+def test_files_that_are_not_exports_are_named(tmp_path, make, words):
+    path = tmp_path / "export.csv"
+    make(path)
+    with pytest.raises(ConversionError, match="export.csv") as err:
+        read_export(path, "sha")
+    assert words in str(err.value)
+
+
+def test_a_word_document_saved_as_xlsx(tmp_path):
+    path = tmp_path / "report.xlsx"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("word/document.xml", "<w:document/>")
+    with pytest.raises(ConversionError, match="report.xlsx: a Word document, not an .xlsx workbook"):
+        read_export(path, "sha")
+
+
+def test_lake_names_stay_distinct_in_any_script():
+    names = ["销售.xlsx", "退货.xlsx", "Продажи 2011.csv", "ventes_été.xlsx", "!!!.xlsx", "???.xlsx"]
+    slugs = [workbook_slug(Path(n)) for n in names]
+    assert slugs[:4] == ["销售", "退货", "продажи_2011", "ventes_été"]
+    assert len(set(slugs)) == len(names)
+    assert workbook_slug(Path("Sales 2011.xlsx")) == workbook_slug(Path("sales_2011.csv"))
+
+
+def test_landing_folder_lists_what_it_skips(tmp_path):
+    write_workbook(tmp_path / "2010-12.xlsx", SMALL_ROWS)
+    write_csv(tmp_path / "2011-01.CSV", CSV_LINES)
+    (tmp_path / "~$2010-12.xlsx").write_bytes(b"lock")
+    (tmp_path / "README.pdf").write_bytes(b"%PDF")
+    (tmp_path / "archive").mkdir()
+
+    listing = list_folder(tmp_path)
+
+    assert [p.name for p in listing.exports] == ["2010-12.xlsx", "2011-01.CSV"]
+    assert listing.skipped == {
+        "README.pdf": "not an export (.xlsx, .xlsm, .xls, .csv)",
+        "archive": "a folder (sub-folders are not read)",
+        "~$2010-12.xlsx": "lock file of a workbook open in Excel",
+    }
+    (tmp_path / "2010_12.csv").write_text(CSV_HEADER)
+    with pytest.raises(SourceError, match="2010-12.xlsx; 2010_12.csv"):
+        list_folder(tmp_path)
