@@ -45,6 +45,8 @@ def collect_figures(settings: Settings) -> dict:
         },
         "rows_per_table": rows,
         "rejects_by_reason": dict(rejects),
+        # Files of a landing folder and sheets of a workbook that hold no lines, with the reason.
+        "skipped": {**build.get("skipped_files", {}), **build.get("skipped_sheets", {})},
         "stage_seconds": {
             "convert": build.get("convert_seconds", 0),
             "dbt build": build["dbt"].get("seconds", 0),

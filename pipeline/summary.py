@@ -22,6 +22,7 @@ def print_summary(figures: dict, report: Path) -> None:
         f"  fct_sales         {stages['fct_sales']:,} lines, {figures['fact_amount']} GBP",
         f"  quarantine        {stages['quarantine']:,} lines (analytics.rejected_invoice_lines)",
         f"  rejects by reason {rejects}",
+        *[f"  skipped           {name}: {why}" for name, why in figures.get("skipped", {}).items()],
         "  dimensions        " + ", ".join(f"{t} {rows[t]:,}" for t in sorted(rows) if t.startswith("dim_")),
         f"  dbt               {figures['dbt_results']}; dbt-postgres {figures['dbt_postgres_results']}",
         "  stage timings     " + ", ".join(f"{stage} {s} s" for stage, s in seconds.items()),

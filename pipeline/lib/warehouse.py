@@ -44,6 +44,17 @@ def build_warehouse(
     memory_limit: str,
 ) -> dict:
     """``dbt build`` into a new file, then rename it over the live warehouse. Returns timing and results."""
+    kept = (
+        f"The warehouse was not replaced: {warehouse_path} still holds the last good build."
+        if warehouse_path.exists()
+        else "No warehouse was built, so nothing was published."
+    )
+    if not line_files:
+        # DuckDB cannot read an empty list of files; say why there is nothing to read instead.
+        raise DbtBuildError(
+            "No export holds a line that could be typed: every row was rejected at conversion (see the "
+            f"rejects in {len(reject_files)} file(s) under the lake's _rejects/). {kept}"
+        )
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     building = warehouse_path.with_name(f"{warehouse_path.stem}.building{warehouse_path.suffix}")
     building.unlink(missing_ok=True)
@@ -66,9 +77,7 @@ def build_warehouse(
         )
         os.replace(building, warehouse_path)
     except DbtBuildError as err:
-        raise DbtBuildError(
-            f"{err}\nThe warehouse was not replaced: {warehouse_path} still holds the last good build."
-        ) from None
+        raise DbtBuildError(f"{err}\n{kept}") from None
     finally:
         building.unlink(missing_ok=True)
     return {

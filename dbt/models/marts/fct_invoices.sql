@@ -20,7 +20,7 @@ final as (
         cast(arg_min(country_key, source_row) as bigint) as country_key,
         cast(count(*) as integer) as line_count,
         cast(sum(quantity) as bigint) as item_quantity,
-        cast(sum(line_amount) as decimal(18, 3)) as invoice_amount,
+        cast(sum(line_amount) as decimal(38, 3)) as invoice_amount,
         bool_or(is_cancellation) as is_cancelled,
         invoice_no like 'A%' as is_bad_debt_adjustment
 

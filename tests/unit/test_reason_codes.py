@@ -1,0 +1,24 @@
+"""The conversion's reason codes have one home (pipeline/lib/rules.py); the dbt test that accepts the
+quarantine's codes must list the same ones, or a new reason would fail every build that meets it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from pipeline.lib.rules import REJECT_REASONS
+
+QUALITY = Path(__file__).resolve().parents[2] / "dbt" / "models" / "quality" / "_quality__models.yml"
+
+
+def test_quarantine_accepts_every_conversion_reason():
+    model = next(
+        m for m in yaml.safe_load(QUALITY.read_text())["models"] if m["name"] == "rejected_invoice_lines"
+    )
+    column = next(c for c in model["columns"] if c["name"] == "reason_code")
+    accepted = next(
+        t["accepted_values"]["arguments"]["values"] for t in column["data_tests"] if "accepted_values" in t
+    )
+    assert set(REJECT_REASONS) <= set(accepted)
+    assert set(accepted) - set(REJECT_REASONS) <= {"exact_duplicate", "overlapping_export_duplicate"}
