@@ -125,3 +125,16 @@ def test_unrepresentable_and_implausible_values_are_quarantined_below_the_thresh
                (select count(*) from analytics.rejected_invoice_lines)
     """)  # fmt: skip
     assert lines + quarantine == len(SMALL_ROWS) + len(bad)
+
+
+def test_an_export_with_no_typable_line_fails_clearly_even_when_rejects_are_allowed(tmp_path, run_pipeline):
+    rows = [(*r[:4], "not a date", *r[5:]) for r in SMALL_ROWS]
+    book = write_workbook(tmp_path / "in" / "no dates.xlsx", rows)
+
+    run = run_pipeline("--source", str(book), "--pipeline-max-reject-share", "1")
+
+    assert run.returncode == 30, run.output
+    assert "No export holds a line that could be typed: every row was rejected at conversion" in run.output
+    assert "No warehouse was built, so nothing was published." in run.output
+    assert "read_parquet needs at least one file" not in run.output
+    assert not (tmp_path / "data" / "warehouse" / "retail.duckdb").exists()
