@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
-REAL_WORKBOOK = SHARED_DATA / "online_retail_reconstructed.xlsx"
 sys.path.insert(0, str(Path(__file__).parent))
+from helpers import SHARED_DATA  # noqa: E402
+
+REAL_WORKBOOK = SHARED_DATA / "online_retail_reconstructed.xlsx"
 
 
 @pytest.fixture

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import openpyxl
 
+# The real datasets (see ../shared/data/SOURCES.md); tests that need them skip, saying so, without them.
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
 HEADER = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
           "CustomerID", "Country"]  # fmt: skip
 HEADER_II = ["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price",

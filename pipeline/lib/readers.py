@@ -50,6 +50,7 @@ SOURCE_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
 # Title rows above the header: how far down to look for it.
 HEADER_SEARCH_ROWS = 30
 CSV_DELIMITERS = (",", ";", "\t")
+CSV_CHUNK_LINES = 100_000
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -323,7 +324,7 @@ def _read_csv(path: Path) -> RawSource:
     for delimiter in CSV_DELIMITERS:
         rows = list(csv.reader(head_lines, delimiter=delimiter))
         if (header := _find_header(rows)) is not None:
-            found = (delimiter, *header)
+            found = (delimiter, *header, len(rows[header[0]]))
             break
     if found is None:
         first = next((line for line in head_lines if line.strip()), "")
@@ -336,11 +337,22 @@ def _read_csv(path: Path) -> RawSource:
             f"header (first line: {first[:120]!r}). Expected the columns {', '.join(ONLINE_RETAIL)} "
             f"or {', '.join(ONLINE_RETAIL_II)}."
         )
-    delimiter, index, format_name, positions, note = found
+    delimiter, index, format_name, positions, note, width = found
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # Records are gathered in chunks and each chunk becomes a polars frame: Python lists of strings
+    # took 0.8 GB for the 541,909 lines of the UCI data, polars' columns a tenth of that.
+    chunks: list[pl.DataFrame] = []
     columns: dict[str, list] = {lake: [] for lake in RAW_COLUMNS}
     line_numbers: list[int] = []
-    width = max(positions) + 1
+    last_data_line = 0
+
+    def flush() -> None:
+        chunk = {lake: pl.Series(lake, values, dtype=pl.String) for lake, values in columns.items()}
+        chunks.append(_frame_from_columns(chunk, "csv", pl.Series(line_numbers, dtype=pl.Int64)))
+        for values in columns.values():
+            values.clear()
+        line_numbers.clear()
+
     previous_end = 0
     for record in reader:
         start = previous_end + 1  # a quoted field may span lines: a record starts after the last one
@@ -349,6 +361,8 @@ def _read_csv(path: Path) -> RawSource:
             continue
         if not any(cell.strip() for cell in record):
             record = []
+        else:
+            last_data_line = start
         if len(record) > width and any(cell.strip() for cell in record[width:]):
             raise SourceFormatError(
                 f"{path}, line {start}: {len(record)} fields where the header has {width}; "
@@ -356,21 +370,17 @@ def _read_csv(path: Path) -> RawSource:
             )
         record = record + [""] * (width - len(record))
         for i, lake in positions.items():
-            columns[lake].append(record[i] if record[i] != "" else None)
+            columns[lake].append(record[i] or None)
         line_numbers.append(start)
-    # A blank line at the very end is no line of data; blank lines between lines stay (as blank_row).
-    while line_numbers and all(columns[lake][-1] is None for lake in RAW_COLUMNS):
-        line_numbers.pop()
-        for values in columns.values():
-            values.pop()
-    if not line_numbers:
+        if len(line_numbers) == CSV_CHUNK_LINES:
+            flush()
+    flush()
+    del text
+    # Blank lines at the very end are no lines of data; blank lines between lines stay (as blank_row).
+    frame = pl.concat(chunks).filter(pl.col("source_row") <= last_data_line)
+    if frame.height == 0:
         raise SourceFormatError(f"{path}: the file has a header but no data lines")
     if index:
         note = "; ".join(filter(None, [f"header on line {index + 1}, below {index} title lines", note]))
-    frame = _frame_from_columns(
-        {lake: pl.Series(lake, values, dtype=pl.String) for lake, values in columns.items()},
-        "csv",
-        pl.Series(line_numbers, dtype=pl.Int64),
-    )
     sheet = RawSheet("csv", format_name, frame, index + 1, note)
     return RawSource("csv", [sheet], decimal_comma=delimiter == ";", encoding=encoding, delimiter=delimiter)
