@@ -153,11 +153,18 @@ def test_files_that_are_not_exports_are_named(tmp_path, make, words):
     assert words in str(err.value)
 
 
-def test_a_word_document_saved_as_xlsx(tmp_path):
+@pytest.mark.parametrize(
+    ("member", "words"),
+    [
+        ("word/document.xml", "report.xlsx: a Word document, not an .xlsx workbook"),
+        ("readme.txt", "report.xlsx: a zip archive holding readme.txt, not an .xlsx workbook"),
+    ],
+)
+def test_zip_files_that_are_not_workbooks(tmp_path, member, words):
     path = tmp_path / "report.xlsx"
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("word/document.xml", "<w:document/>")
-    with pytest.raises(ConversionError, match="report.xlsx: a Word document, not an .xlsx workbook"):
+        zf.writestr(member, "<x/>")
+    with pytest.raises(ConversionError, match=words):
         read_export(path, "sha")
 
 
