@@ -278,8 +278,9 @@ def _read_sheet(
     header = _find_header(top)
     if header is None:
         first = next((r for r in top if any(c is not None for c in r)), [])
-        if _looks_like_data_sheet(first):
-            problems.append(describe_header_problem(f"{path}, sheet '{name}'", first))
+        broken = next((r for r in top if _looks_like_data_sheet(r)), None)
+        if broken is not None:
+            problems.append(describe_header_problem(f"{path}, sheet '{name}'", broken))
         else:
             cells = ", ".join(str(c) for c in first if c is not None) or "nothing"
             skipped[name] = (
@@ -328,10 +329,10 @@ def _read_csv(path: Path) -> RawSource:
             break
     if found is None:
         first = next((line for line in head_lines if line.strip()), "")
-        best = max(CSV_DELIMITERS, key=first.count)
-        cells = next(csv.reader([first], delimiter=best), [])
-        if _looks_like_data_sheet(cells):
-            raise SourceFormatError(describe_header_problem(f"{path}", cells))
+        for line in head_lines:
+            cells = next(csv.reader([line], delimiter=max(CSV_DELIMITERS, key=line.count)), [])
+            if _looks_like_data_sheet(cells):
+                raise SourceFormatError(describe_header_problem(f"{path}", cells))
         raise SourceFormatError(
             f"{path}: not an Online Retail export: no line among the first {HEADER_SEARCH_ROWS} holds its "
             f"header (first line: {first[:120]!r}). Expected the columns {', '.join(ONLINE_RETAIL)} "
