@@ -142,6 +142,12 @@ def test_xlsx_title_rows_leading_blank_rows_and_a_notes_sheet(tmp_path):
             lambda p: p.write_text(CSV_HEADER.replace("Country", "Land") + "\n1,2\n"),
             "missing column 'Country'",
         ),
+        (
+            lambda p: p.write_text(
+                "Monthly export\n" + CSV_HEADER.replace("UnitPrice", "Unit Price") + "\n1,2\n"
+            ),
+            "column 'Unit Price' should be named 'UnitPrice'",
+        ),
         (lambda p: p.write_bytes(b"\xef\xbb\xbf" + b"\x81" * 3), "neither UTF-8 nor Windows-1252"),
     ],
 )
