@@ -49,6 +49,18 @@ class pipeline(luigi.Config):  # noqa: N801 - Luigi names a config class after i
     duckdb_memory_limit = luigi.Parameter(
         default="512MB", description="DuckDB memory_limit while dbt builds the warehouse; beyond it, spill"
     )
+    unknown_max_line_percent = luigi.FloatParameter(
+        default=1.0,
+        description="Stock codes (or countries) no seed knows may carry at most this percent of fact lines",
+    )
+    unknown_max_money_percent = luigi.FloatParameter(
+        default=1.0,
+        description="... and at most this percent of fact money (absolute line amounts); above: dbt fails",
+    )
+    unknown_strict = luigi.BoolParameter(
+        default=False, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
+        description="Fail the build on any stock code or country that no seed knows",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,9 @@ class Settings:
     dbt_target: str
     dbt_threads: int
     duckdb_memory_limit: str
+    unknown_max_line_percent: float
+    unknown_max_money_percent: float
+    unknown_strict: bool
 
     @property
     def raw_dir(self) -> Path:
@@ -106,6 +121,9 @@ def load_settings(source: str | None = None) -> Settings:
         dbt_target=cfg.dbt_target,
         dbt_threads=cfg.dbt_threads,
         duckdb_memory_limit=cfg.duckdb_memory_limit,
+        unknown_max_line_percent=cfg.unknown_max_line_percent,
+        unknown_max_money_percent=cfg.unknown_max_money_percent,
+        unknown_strict=cfg.unknown_strict,
     )
 
 

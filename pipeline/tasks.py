@@ -243,7 +243,11 @@ class BuildWarehouse(luigi.Task):
             target=settings.dbt_target,
             threads=settings.dbt_threads,
             memory_limit=settings.duckdb_memory_limit,
+            unknown_max_line_percent=settings.unknown_max_line_percent,
+            unknown_max_money_percent=settings.unknown_max_money_percent,
+            unknown_strict=settings.unknown_strict,
         )
+        unknown_values = result.pop("unknown_values")
         rejects: dict[str, int] = {}
         for m in manifests:
             for reason, n in m["rejects_by_reason"].items():
@@ -260,6 +264,7 @@ class BuildWarehouse(luigi.Task):
                 "lake_rows": sum(m["lake_rows"] for m in manifests),
                 "conversion_rejects_by_reason": rejects,
                 "convert_seconds": round(sum(m.get("seconds", 0) for m in manifests), 2),
+                "unknown_values": unknown_values,
                 "dbt": result,
             },
         )
@@ -320,6 +325,7 @@ class PublishToPostgres(luigi.Task):
             source_sha256=build["source_sha256"],
             rejects_by_reason=build["conversion_rejects_by_reason"],
             stage_seconds={"convert": build["convert_seconds"], "dbt_build": build["dbt"].get("seconds", 0)},
+            unknown_values=build.get("unknown_values", []),
             bi_role=settings.bi_role,
             lock_timeout_ms=settings.publish_lock_timeout_ms,
         )
