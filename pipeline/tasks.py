@@ -69,7 +69,8 @@ def check_distinct_slugs(names: list[str], where: Path) -> None:
 
 
 def warehouse_version(settings: Settings, source: str) -> str | None:
-    """What the warehouse must be built from: the converted workbooks and the dbt project.
+    """What the warehouse must be built from: the converted workbooks, the dbt project and the
+    unknown-value limits (they decide whether a build passes, so a changed limit checks the data again).
 
     None while any workbook of the source is not converted (or changed since it was).
     """
@@ -80,6 +81,10 @@ def warehouse_version(settings: Settings, source: str) -> str | None:
         return None
     lake = LakePaths(settings.lake_dir)
     digest = hashlib.sha256(dbt_project_fingerprint(settings.dbt_project_dir).encode())
+    digest.update(
+        f"{settings.unknown_max_line_percent}|{settings.unknown_max_money_percent}|"
+        f"{settings.unknown_strict}".encode()
+    )
     for workbook in workbooks:
         manifest_path = lake.manifest_for(workbook)
         if not manifest_is_current(manifest_path, workbook):
