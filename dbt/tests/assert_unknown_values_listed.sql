@@ -1,7 +1,7 @@
 {#-
   Warns about every stock code and country that no seed knows, with its lines, money and the seed
   file to extend. dbt itself only says "Got N results"; the pipeline prints these rows (see
-  pipeline/lib/dbt.py, test_failure_rows). assert_unknown_values_within_limits turns it into a failure.
+  pipeline/lib/dbt.py, rows_of_failing_tests). assert_unknown_values_within_limits turns it into a failure.
 -#}
 {{ config(severity='warn') }}
 

@@ -107,7 +107,7 @@ def count_results(work_dir: Path) -> dict[str, int]:
     return counts
 
 
-def test_failure_rows(work_dir: Path, database: Path, limit: int = 20) -> list[dict]:
+def rows_of_failing_tests(work_dir: Path, database: Path, limit: int = 20) -> list[dict]:
     """The rows behind each warning or failing data test of the last run in ``work_dir``.
 
     dbt stores them (``store_failures``, see dbt_project.yml) in ``database``, the DuckDB file it
@@ -154,7 +154,7 @@ def _text(value) -> str | None:
 
 
 def format_test_rows(tests: list[dict]) -> str:
-    """Readable lines for ``test_failure_rows``: each test, then one line per row as column=value."""
+    """Readable lines for ``rows_of_failing_tests``: each test, then one line per row as column=value."""
     lines = []
     for test in tests:
         lines.append(f"dbt test {test['test']} ({test['status']}, {test['failures']} rows):")

@@ -18,9 +18,9 @@ from pipeline.lib.dbt import (
     DbtBuildError,
     count_results,
     format_test_rows,
+    rows_of_failing_tests,
     run_dbt,
     sql_list,
-    test_failure_rows,
 )
 
 DBT_PROJECT_FILES = ("*.yml", "*.yaml", "*.sql", "*.csv", "*.md")
@@ -82,12 +82,12 @@ def build_warehouse(
                 "PIPELINE_UNKNOWN_STRICT": "true" if unknown_strict else "false",
             },
         )
-        warnings = test_failure_rows(work_dir, building)
+        warnings = rows_of_failing_tests(work_dir, building)
         unknown_values = read_unknown_values(building)
         os.replace(building, warehouse_path)
     except DbtBuildError as err:
         # dbt says only "Got N results": name what the failing and warning tests found.
-        found = format_test_rows(test_failure_rows(work_dir, building))
+        found = format_test_rows(rows_of_failing_tests(work_dir, building))
         raise DbtBuildError(
             (f"{found}\n\n" if found else "")
             + f"{err}\nThe warehouse was not replaced: {warehouse_path} still holds the last good build."
