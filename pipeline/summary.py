@@ -60,6 +60,7 @@ def print_no_op_summary(reports_dir: Path) -> None:
             f"  source            {figures['source']}",
             f"  fct_sales         {stages['fct_sales']:,} lines, {figures['fact_amount']} GBP; "
             f"quarantine {stages['quarantine']:,}",
+            *unknown_value_lines(figures.get("unknown_values", [])),
             f"  published         version {figures['published_version']} (since {figures['generated_at']})",
             f"  last report       {reports_dir / 'latest.html'}",
             f"  PostgreSQL        {figures['outputs']['postgres']}  (schema analytics)",
