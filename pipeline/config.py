@@ -66,6 +66,18 @@ class pipeline(luigi.Config):  # noqa: N801 - Luigi names a config class after i
     max_reject_share = luigi.FloatParameter(
         default=0.01, description="Share of an export's rows that may be rejected before its conversion fails"
     )
+    unknown_max_line_percent = luigi.FloatParameter(
+        default=1.0,
+        description="Stock codes (or countries) no seed knows may carry at most this percent of fact lines",
+    )
+    unknown_max_money_percent = luigi.FloatParameter(
+        default=1.0,
+        description="... and at most this percent of fact money (absolute line amounts); above: dbt fails",
+    )
+    unknown_strict = luigi.BoolParameter(
+        default=False, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
+        description="Fail the build on any stock code or country that no seed knows",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,10 @@ class Settings:
     @property
     def conversion_rules(self) -> ConversionRules:
         return ConversionRules(self.date_order, self.earliest_invoice_date, self.latest_invoice_date)
+
+    unknown_max_line_percent: float
+    unknown_max_money_percent: float
+    unknown_strict: bool
 
     @property
     def raw_dir(self) -> Path:
@@ -135,6 +151,9 @@ def load_settings(source: str | None = None) -> Settings:
         earliest_invoice_date=cfg.earliest_invoice_date,
         latest_invoice_date=cfg.latest_invoice_date,
         max_reject_share=cfg.max_reject_share,
+        unknown_max_line_percent=cfg.unknown_max_line_percent,
+        unknown_max_money_percent=cfg.unknown_max_money_percent,
+        unknown_strict=cfg.unknown_strict,
     )
 
 

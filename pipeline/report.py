@@ -47,6 +47,8 @@ def collect_figures(settings: Settings) -> dict:
         "rejects_by_reason": dict(rejects),
         # Files of a landing folder and sheets of a workbook that hold no lines, with the reason.
         "skipped": {**build.get("skipped_files", {}), **build.get("skipped_sheets", {})},
+        # Stock codes and countries no seed knows: in the star schema, listed until a seed knows them.
+        "unknown_values": build.get("unknown_values", []),
         "stage_seconds": {
             "convert": build.get("convert_seconds", 0),
             "dbt build": build["dbt"].get("seconds", 0),
@@ -91,6 +93,8 @@ PAGE = """<!DOCTYPE html>
  <div class="card"><h2>Rows per stage</h2><div data-chart="rows_per_stage"></div></div>
  <div class="card"><h2>Stage timings (s)</h2><div data-chart="stage_seconds"></div></div>
 </div>
+<h2>Stock codes and countries no seed knows</h2>
+{unknown_table}
 <script id="figures" type="application/json">{figures_json}</script>
 <script>
 (function () {{
@@ -132,6 +136,21 @@ PAGE = """<!DOCTYPE html>
 """
 
 
+def unknown_values_table(unknown: list[dict]) -> str:
+    """An HTML table of the unknown stock codes and countries, or a sentence when there are none."""
+    if not unknown:
+        return '<p id="unknown-values">none: every stock code and country is in a seed</p>'
+    head = "<tr><th>kind</th><th>value</th><th>lines</th><th>GBP</th><th>% lines</th><th>% money</th>"
+    head += "<th>seed to extend</th></tr>"
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(u[k]))}</td>" for k in
+                         ("kind", "value", "lines", "amount", "line_percent", "money_percent", "seed_file"))
+        + "</tr>"
+        for u in unknown
+    )  # fmt: skip
+    return f'<table id="unknown-values">{head}{body}</table>'
+
+
 def write_report(settings: Settings, figures: dict) -> Path:
     """Write ``run-<time>.json`` and ``run-<time>.html`` plus ``latest.*`` copies; return the HTML path."""
     reports = settings.data_dir / "reports"
@@ -145,6 +164,7 @@ def write_report(settings: Settings, figures: dict) -> Path:
             for k in ("generated_at", "source", "published_version", "warehouse_version", "fact_amount")
         },  # fmt: skip
         postgres=html.escape(figures["outputs"]["postgres"]),
+        unknown_table=unknown_values_table(figures.get("unknown_values", [])),
     )
     for name, text in ((f"run-{stamp}.json", payload), (f"run-{stamp}.html", page),
                        ("latest.json", payload), ("latest.html", page)):  # fmt: skip

@@ -23,6 +23,7 @@ def print_summary(figures: dict, report: Path) -> None:
         f"  quarantine        {stages['quarantine']:,} lines (analytics.rejected_invoice_lines)",
         f"  rejects by reason {rejects}",
         *[f"  skipped           {name}: {why}" for name, why in figures.get("skipped", {}).items()],
+        *unknown_value_lines(figures.get("unknown_values", [])),
         "  dimensions        " + ", ".join(f"{t} {rows[t]:,}" for t in sorted(rows) if t.startswith("dim_")),
         f"  dbt               {figures['dbt_results']}; dbt-postgres {figures['dbt_postgres_results']}",
         "  stage timings     " + ", ".join(f"{stage} {s} s" for stage, s in seconds.items()),
@@ -37,6 +38,19 @@ def print_summary(figures: dict, report: Path) -> None:
     print("\n".join(lines), file=sys.stderr)
 
 
+def unknown_value_lines(unknown: list[dict]) -> list[str]:
+    """One line per stock code or country that no seed knows, with its lines, money and seed file."""
+    if not unknown:
+        return ["  unknown values    none (every stock code and country is in a seed)"]
+    lines = [f"  unknown values    {len(unknown)} in the star schema; extend the seed to classify them:"]
+    for u in unknown:
+        lines.append(
+            f"    {u['kind']:<10} {u['value']:<14} {u['lines']:>9,} lines {u['amount']:>14} GBP "
+            f"({u['line_percent']} % of lines, {u['money_percent']} % of money) → {u['seed_file']}"
+        )
+    return lines
+
+
 def print_no_op_summary(reports_dir: Path) -> None:
     """A run that found everything up to date: say so, with the figures of the last run that did work."""
     figures = read_json(reports_dir / "latest.json")
@@ -47,6 +61,7 @@ def print_no_op_summary(reports_dir: Path) -> None:
             f"  source            {figures['source']}",
             f"  fct_sales         {stages['fct_sales']:,} lines, {figures['fact_amount']} GBP; "
             f"quarantine {stages['quarantine']:,}",
+            *unknown_value_lines(figures.get("unknown_values", [])),
             f"  published         version {figures['published_version']} (since {figures['generated_at']})",
             f"  last report       {reports_dir / 'latest.html'}",
             f"  PostgreSQL        {figures['outputs']['postgres']}  (schema analytics)",

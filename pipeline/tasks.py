@@ -45,7 +45,8 @@ def list_workbooks(settings: Settings, source: str) -> list[Path] | None:
 
 
 def warehouse_version(settings: Settings, source: str) -> str | None:
-    """What the warehouse must be built from: the converted workbooks and the dbt project.
+    """What the warehouse must be built from: the converted workbooks, the dbt project and the
+    unknown-value limits (they decide whether a build passes, so a changed limit checks the data again).
 
     None while any workbook of the source is not converted (or changed since it was).
     """
@@ -56,6 +57,10 @@ def warehouse_version(settings: Settings, source: str) -> str | None:
         return None
     lake = LakePaths(settings.lake_dir)
     digest = hashlib.sha256(dbt_project_fingerprint(settings.dbt_project_dir).encode())
+    digest.update(
+        f"{settings.unknown_max_line_percent}|{settings.unknown_max_money_percent}|"
+        f"{settings.unknown_strict}".encode()
+    )
     for workbook in workbooks:
         manifest_path = lake.manifest_for(workbook)
         if not manifest_is_current(manifest_path, workbook, settings.conversion_rules.as_dict()):
@@ -233,7 +238,11 @@ class BuildWarehouse(luigi.Task):
             target=settings.dbt_target,
             threads=settings.dbt_threads,
             memory_limit=settings.duckdb_memory_limit,
+            unknown_max_line_percent=settings.unknown_max_line_percent,
+            unknown_max_money_percent=settings.unknown_max_money_percent,
+            unknown_strict=settings.unknown_strict,
         )
+        unknown_values = result.pop("unknown_values")
         rejects: dict[str, int] = {}
         for m in manifests:
             for reason, n in m["rejects_by_reason"].items():
@@ -256,6 +265,7 @@ class BuildWarehouse(luigi.Task):
                 "lake_rows": sum(m["lake_rows"] for m in manifests),
                 "conversion_rejects_by_reason": rejects,
                 "convert_seconds": round(sum(m.get("seconds", 0) for m in manifests), 2),
+                "unknown_values": unknown_values,
                 "dbt": result,
             },
         )
@@ -316,6 +326,7 @@ class PublishToPostgres(luigi.Task):
             source_sha256=build["source_sha256"],
             rejects_by_reason=build["conversion_rejects_by_reason"],
             stage_seconds={"convert": build["convert_seconds"], "dbt_build": build["dbt"].get("seconds", 0)},
+            unknown_values=build.get("unknown_values", []),
             bi_role=settings.bi_role,
             lock_timeout_ms=settings.publish_lock_timeout_ms,
         )

@@ -105,3 +105,63 @@ def count_results(work_dir: Path) -> dict[str, int]:
         key = f"{item['unique_id'].split('.')[0]}_{item['status']}"
         counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+def rows_of_failing_tests(work_dir: Path, database: Path, limit: int = 20) -> list[dict]:
+    """The rows behind each warning or failing data test of the last run in ``work_dir``.
+
+    dbt stores them (``store_failures``, see dbt_project.yml) in ``database``, the DuckDB file it
+    built; read them before that file is renamed or removed. Each item: test name, status, number of
+    rows, column names and up to ``limit`` rows as text.
+    """
+    import duckdb
+
+    try:
+        results = json.loads((work_dir / "target" / "run_results.json").read_text())["results"]
+    except (FileNotFoundError, KeyError, json.JSONDecodeError):
+        return []
+    found = [r for r in results if r["unique_id"].startswith("test.") and r["status"] in ("warn", "fail")]
+    if not found or not database.exists():
+        return []
+    tests = []
+    with duckdb.connect(str(database), read_only=True) as con:
+        for result in found:
+            item = {
+                "test": result["unique_id"].split(".")[2],
+                "status": result["status"],
+                "failures": result.get("failures"),
+                "columns": [],
+                "rows": [],
+            }
+            relation = result.get("relation_name")
+            if relation:
+                try:
+                    cursor = con.execute(f"select * from {relation} limit {int(limit)}")
+                    item["columns"] = [d[0] for d in cursor.description]
+                    item["rows"] = [[_text(v) for v in row] for row in cursor.fetchall()]
+                except duckdb.Error as err:
+                    item["error"] = str(err).splitlines()[0]
+            tests.append(item)
+    return tests
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def format_test_rows(tests: list[dict]) -> str:
+    """Readable lines for ``rows_of_failing_tests``: each test, then one line per row as column=value."""
+    lines = []
+    for test in tests:
+        lines.append(f"dbt test {test['test']} ({test['status']}, {test['failures']} rows):")
+        for row in test["rows"]:
+            lines.append("    " + ", ".join(f"{c}={v}" for c, v in zip(test["columns"], row, strict=True)))
+        if test.get("failures") and test["failures"] > len(test["rows"]):
+            lines.append(f"    ... {test['failures'] - len(test['rows'])} more rows")
+        if test.get("error"):
+            lines.append(f"    (its rows could not be read: {test['error']})")
+    return "\n".join(lines)

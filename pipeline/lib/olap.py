@@ -49,8 +49,11 @@ create table if not exists {META_SCHEMA}.publish_ledger (
     amounts jsonb not null,
     rejects_by_reason jsonb not null,
     stage_seconds jsonb not null,
-    published_at timestamptz not null default now()
+    published_at timestamptz not null default now(),
+    unknown_values jsonb not null default '[]'
 );
+-- Ledgers written by an earlier version of the pipeline gain the columns added since.
+alter table {META_SCHEMA}.publish_ledger add column if not exists unknown_values jsonb not null default '[]';
 -- Ledgers written by an earlier version of the pipeline get the current set of statuses.
 alter table {META_SCHEMA}.publish_ledger drop constraint if exists publish_ledger_status_check;
 alter table {META_SCHEMA}.publish_ledger add constraint publish_ledger_status_check
@@ -278,13 +281,18 @@ def publish(
     source_sha256: list[str],
     rejects_by_reason: dict[str, int],
     stage_seconds: dict[str, float],
+    unknown_values: list[dict] | None = None,
     bi_role: str = "",
     folders: tuple[str, ...] = ("marts", "quality", "reports"),
     lock_timeout_ms: int = 5000,
     go_live_attempts: int = 8,
     max_connections: int = 4,
 ) -> PublishResult:
-    """Load the marts into a new version schema, check it, and make it live in one transaction."""
+    """Load the marts into a new version schema, check it, and make it live in one transaction.
+
+    ``unknown_values``: the stock codes and countries no seed knows (rows of unknown_reference_values),
+    recorded in the ledger row.
+    """
     specs = read_table_specs(manifest_path, folders)
     seconds: dict[str, float] = {}
     started = time.monotonic()
@@ -360,6 +368,7 @@ def publish(
                 "amounts": json.dumps(amounts),
                 "rejects_by_reason": json.dumps(rejects_by_reason),
                 "stage_seconds": json.dumps({**stage_seconds, **seconds}),
+                "unknown_values": json.dumps(unknown_values or []),
             },
         )
         seconds["go_live"] = round(time.monotonic() - t0, 2)
@@ -488,9 +497,9 @@ def _go_live(conn, schema, version, specs, columns_of, *, bi_role, lock_timeout_
                 conn.execute(
                     f"insert into {META_SCHEMA}.publish_ledger (published_version, warehouse_version, "
                     "run_id, source, source_sha256, status, rows_per_table, amounts, rejects_by_reason, "
-                    "stage_seconds) values (%(version)s, %(warehouse_version)s, %(run_id)s, %(source)s, "
-                    "%(source_sha256)s, 'live', %(rows_per_table)s, %(amounts)s, "
-                    "%(rejects_by_reason)s, %(stage_seconds)s)",
+                    "stage_seconds, unknown_values) values (%(version)s, %(warehouse_version)s, "
+                    "%(run_id)s, %(source)s, %(source_sha256)s, 'live', %(rows_per_table)s, %(amounts)s, "
+                    "%(rejects_by_reason)s, %(stage_seconds)s, %(unknown_values)s)",
                     {"version": version, **ledger_row},
                 )
                 fault_point("in_go_live")

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 from pathlib import Path
 
-from pipeline.lib.dbt import DbtBuildError, count_results, run_dbt, sql_list
+from pipeline.lib.dbt import (
+    DbtBuildError,
+    count_results,
+    format_test_rows,
+    rows_of_failing_tests,
+    run_dbt,
+    sql_list,
+)
 
 DBT_PROJECT_FILES = ("*.yml", "*.yaml", "*.sql", "*.csv", "*.md")
 
@@ -42,8 +50,15 @@ def build_warehouse(
     target: str,
     threads: int,
     memory_limit: str,
+    unknown_max_line_percent: float,
+    unknown_max_money_percent: float,
+    unknown_strict: bool,
 ) -> dict:
-    """``dbt build`` into a new file, then rename it over the live warehouse. Returns timing and results."""
+    """``dbt build`` into a new file, then rename it over the live warehouse. Returns timing, results,
+    the rows of tests that warned, and the stock codes and countries no seed knows (``unknown_values``).
+
+    The unknown-value limits reach dbt's test assert_unknown_values_within_limits as env vars.
+    """
     kept = (
         f"The warehouse was not replaced: {warehouse_path} still holds the last good build."
         if warehouse_path.exists()
@@ -60,8 +75,8 @@ def build_warehouse(
     building.unlink(missing_ok=True)
     building.with_name(building.name + ".wal").unlink(missing_ok=True)
     started = time.monotonic()
+    work_dir = warehouse_path.parent / "dbt"
     try:
-        work_dir = warehouse_path.parent / "dbt"
         result = run_dbt(
             ["build", "--target", target, "--threads", str(threads)],
             project_dir=project_dir,
@@ -73,15 +88,51 @@ def build_warehouse(
                 "PIPELINE_LAKE_LINE_FILES": sql_list(line_files, relative_to=work_dir),
                 "PIPELINE_LAKE_REJECT_FILES": sql_list(reject_files, relative_to=work_dir),
                 "PIPELINE_EXPECTED_SOURCE_ROWS": str(expected_source_rows),
+                "PIPELINE_UNKNOWN_MAX_LINE_PERCENT": repr(float(unknown_max_line_percent)),
+                "PIPELINE_UNKNOWN_MAX_MONEY_PERCENT": repr(float(unknown_max_money_percent)),
+                "PIPELINE_UNKNOWN_STRICT": "true" if unknown_strict else "false",
             },
         )
+        warnings = rows_of_failing_tests(work_dir, building)
+        unknown_values = read_unknown_values(building)
         os.replace(building, warehouse_path)
     except DbtBuildError as err:
-        raise DbtBuildError(f"{err}\n{kept}") from None
+        # dbt says only "Got N results": name what the failing and warning tests found.
+        found = format_test_rows(rows_of_failing_tests(work_dir, building))
+        raise DbtBuildError((f"{found}\n\n" if found else "") + f"{err}\n{kept}") from None
     finally:
         building.unlink(missing_ok=True)
+    if warnings:
+        print(format_test_rows(warnings), file=sys.stderr)
     return {
-        "dbt_results": count_results(warehouse_path.parent / "dbt"),
+        "dbt_results": count_results(work_dir),
         "seconds": round(time.monotonic() - started, 2),
         "stdout_tail": result.stdout.splitlines()[-3:],
+        "test_warnings": warnings,
+        "unknown_values": unknown_values,
     }
+
+
+def read_unknown_values(database: Path) -> list[dict]:
+    """The rows of the quality model unknown_reference_values, JSON-ready (money as exact text)."""
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        rows = con.execute(
+            "select value_kind, value, line_count, line_amount, absolute_amount, line_percent, "
+            "money_percent, seed_file from unknown_reference_values "
+            "order by value_kind, line_count desc, value"
+        ).fetchall()
+    return [
+        {
+            "kind": kind,
+            "value": value,
+            "lines": lines,
+            "amount": str(amount),
+            "absolute_amount": str(absolute),
+            "line_percent": round(line_pct, 4),
+            "money_percent": round(money_pct, 4),
+            "seed_file": seed_file,
+        }
+        for kind, value, lines, amount, absolute, line_pct, money_pct, seed_file in rows
+    ]

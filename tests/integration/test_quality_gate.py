@@ -36,7 +36,8 @@ def test_failing_dbt_test_keeps_the_previous_version(tmp_path, run_pipeline, pg_
     run = run_pipeline("--source", str(book), env=env)
 
     assert run.returncode == 30, run.output
-    assert "assert_non_product_codes_classified" in run.output
+    assert "assert_unknown_values_within_limits" in run.output
+    assert "value=GIFTWRAP" in run.output and "dbt/seeds/stock_code_classes.csv" in run.output
     assert "The warehouse was not replaced" in run.output
     assert warehouse.stat().st_mtime_ns == built
     assert live(pg_dsn) == before

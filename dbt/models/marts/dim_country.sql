@@ -1,7 +1,8 @@
 {#-
-  One row per source country value. Mapped values come from the country_codes seed; a value the seed
-  does not know yet still gets a row (keyed by its name, is_country unknown) so no line is lost, and
-  the `all_countries_mapped` test warns about it.
+  One row per country value of the source. Values the country_codes seed knows carry its ISO codes
+  and region; a value it does not know yet still gets a row (keyed by a hash of its name, is_known
+  false, is_country null) so no line is lost, and it is listed in unknown_reference_values, where
+  the unknown-value policy warns or fails the build (see tests/assert_unknown_values_*).
 -#}
 with
 
@@ -17,30 +18,20 @@ seen as (
 
 ),
 
-unmapped as (
+resolved as (
 
     select
         seen.country_name,
-        {{ surrogate_key(['seen.country_name']) }} as country_key,
-        null as iso_alpha2,
-        null as iso_alpha3,
-        null as region,
-        null as subregion,
-        null as is_country
+        coalesce(countries.country_key, {{ surrogate_key(['seen.country_name']) }}) as country_key,
+        countries.iso_alpha2,
+        countries.iso_alpha3,
+        countries.region,
+        countries.subregion,
+        countries.is_country,
+        countries.country_name is not null as is_known
 
     from seen
     left join countries on seen.country_name = countries.country_name
-    where countries.country_name is null
-
-),
-
-unioned as (
-
-    select country_name, country_key, iso_alpha2, iso_alpha3, region, subregion, is_country
-    from countries
-    union all
-    select country_name, country_key, iso_alpha2, iso_alpha3, region, subregion, is_country
-    from unmapped
 
 ),
 
@@ -53,9 +44,10 @@ final as (
         cast(iso_alpha3 as varchar) as iso_alpha3,
         cast(region as varchar) as region,
         cast(subregion as varchar) as subregion,
-        cast(is_country as boolean) as is_country
+        cast(is_country as boolean) as is_country,
+        cast(is_known as boolean) as is_known
 
-    from unioned
+    from resolved
 
 )
 

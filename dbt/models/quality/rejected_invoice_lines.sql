@@ -1,6 +1,7 @@
 {#-
-  Every source line kept out of fct_sales, with the reason: exact duplicates of an earlier line, and
-  the rows the conversion could not type (their raw text is kept; typed columns are then null).
+  Every source line kept out of fct_sales, with the reason: repeats of an earlier line (within its
+  sheet, or from another sheet or export; see int_invoice_lines_deduplicated), and the rows the
+  conversion could not type (their raw text is kept; typed columns are then null).
   Source lines = fct_sales + rejected_invoice_lines, in rows and in money (see tests/).
 -#}
 with
@@ -21,7 +22,7 @@ untyped as (
 unioned as (
 
     select
-        'exact_duplicate' as reason_code,
+        duplicate_reason as reason_code,
         source_file,
         source_sha256,
         source_sheet,
@@ -36,7 +37,9 @@ unioned as (
         customer_id,
         country_name,
         duplicate_of_source_row,
-        null as raw_values
+        null as raw_values,
+        duplicate_of_source_file,
+        duplicate_of_source_sheet
 
     from duplicates
 
@@ -63,7 +66,9 @@ unioned as (
             'invoice_date=' || coalesce(raw_invoice_date, ''),
             'unit_price=' || coalesce(raw_unit_price, ''),
             'customer_id=' || coalesce(raw_customer_id, '')
-        )
+        ),
+        null,
+        null
 
     from untyped
 
@@ -87,7 +92,11 @@ final as (
         cast(customer_id as bigint) as customer_id,
         cast(country_name as varchar) as country_name,
         cast(duplicate_of_source_row as bigint) as duplicate_of_source_row,
-        cast(raw_values as varchar) as raw_values
+        cast(raw_values as varchar) as raw_values,
+        -- Last, so that the analytics view of an existing database can gain them (PostgreSQL's
+        -- create or replace view only appends columns).
+        cast(duplicate_of_source_file as varchar) as duplicate_of_source_file,
+        cast(duplicate_of_source_sheet as varchar) as duplicate_of_source_sheet
 
     from unioned
 
