@@ -91,7 +91,7 @@ def test_failing_run_exits_non_zero_and_writes_no_lake(run_pipeline, pg_dsn, tmp
     run = run_pipeline("--source", str(broken), env={"PIPELINE_PG_DSN": pg_dsn})
 
     assert run.returncode == 30, run.output  # [retcode] task_failed
-    assert "not an .xlsx workbook" in run.output
+    assert "an HTML page, not an export" in run.output
     lake = tmp_path / "data" / "lake"
     assert not list(lake.rglob("*.parquet")) and not list(lake.rglob("*.json"))
 

@@ -11,7 +11,7 @@ from helpers import SMALL_ROWS, T1, expected_from_workbook, write_workbook
 pytestmark = pytest.mark.integration
 
 CSV = """Sales export from the web shop
-InvoiceNo;StockCode;Description;Quantity;InvoiceDate;UnitPrice;CustomerID;Country
+invoiceno ; stockcode;description;QUANTITY;InvoiceDate;unitprice;customerid;country
 581001;22728;ALARM CLOCK BAKELIKE PINK;4;2011-12-01T10:00:00Z;3,75;12583,0;France
 581001;POST;POSTAGE;1;2011-12-01T10:00:00Z;18,00;12583,0;France
 """
@@ -62,6 +62,10 @@ def test_landing_folder_of_xlsx_csv_and_xls_with_names_in_any_script(tmp_path, r
         (4,),
     ]
     assert "skipped           notes.txt: not an export (.xlsx, .xlsm, .xls, .csv)" in run.output
+    assert (
+        "退货.csv: sheet 'csv': header on line 2, below 1 title lines; columns matched ignoring case"
+        in run.output
+    )
     slugs = {p.name for p in (tmp_path / "data" / "lake" / "_manifests").iterdir()}
     assert slugs == {"销售.json", "退货.json", "old.json"}
 
