@@ -113,6 +113,9 @@ class Console(logging.Handler):
         self.verbose = verbose()
         # Luigi's own console format, for the verbose mode.
         self.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        # Python warnings from libraries (each printed with its source line otherwise) become one line
+        # here and stay whole in the log file.
+        logging.captureWarnings(True)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
