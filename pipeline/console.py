@@ -31,8 +31,6 @@ from luigi.configuration import LuigiConfigParser
 
 LOGGING_CONF = Path(__file__).with_name("logging.ini")
 SUMMARY_MARK = "===== Luigi Execution Summary ====="
-# Luigi's own messages about a failure, reported once at the end from the failure events instead.
-FAILURE_MESSAGES = ("Will not run ", "Luigi unexpected framework error")
 
 
 def verbose() -> bool:
@@ -121,6 +119,8 @@ class Console(logging.Handler):
         try:
             text = record.getMessage()
             is_summary = record.name == "luigi-interface" and SUMMARY_MARK in text
+            if _is_scheduling_error(record, text):
+                _note_scheduling_error(text)
             if self.verbose:
                 line = self.format(record)
             elif is_summary:
@@ -139,15 +139,28 @@ class Console(logging.Handler):
         """One line for a warning or error; nothing for Luigi's detail and its failure tracebacks."""
         if record.levelno < logging.WARNING:
             return None
-        if record.name.startswith("luigi"):
-            if text.startswith("Will not run ") and "due to error in" in text:
-                _note_scheduling_error(text)
-            if text.startswith(FAILURE_MESSAGES) or (text.startswith("[pid ") and " failed " in text):
-                return None
+        if _is_failure(record, text):
+            return None  # reported once at the end of the run, without the traceback
         line = f"{record.levelname.lower()}: {text.splitlines()[0] if text else ''}"
         if record.exc_info and record.exc_info[1] is not None:
             line += f" ({_describe(record.exc_info[1])})"
         return line
+
+
+def _is_scheduling_error(record: logging.LogRecord, text: str) -> bool:
+    """Luigi's "Will not run X or any dependencies due to error in complete() method" and the like."""
+    return record.name.startswith("luigi") and text.startswith("Will not run ") and " error in " in text
+
+
+def _is_failure(record: logging.LogRecord, text: str) -> bool:
+    """Luigi's messages about a task that failed, each with a traceback."""
+    return _is_scheduling_error(record, text) or (
+        record.name.startswith("luigi")
+        and (
+            text.startswith("Luigi unexpected framework error")
+            or (text.startswith("[pid ") and " failed " in text)
+        )
+    )
 
 
 def _describe(exception: BaseException) -> str:
