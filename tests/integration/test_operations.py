@@ -76,7 +76,8 @@ def test_central_scheduler_with_two_workers(tmp_path, run_pipeline, pg_dsn):
         converts = [t for t in done.values() if t["name"] == "ConvertWorkbookToParquet"]
         assert all(t["progress_percentage"] == 100 for t in converts)
         assert all("lines to the lake" in (t["status_message"] or "") for t in converts)
-        assert "workers=2" in run.stderr
+        [log] = (tmp_path / "data" / "logs").glob("luigi-*.log")  # Luigi's worker log, off the console
+        assert "workers=2" in log.read_text()
     finally:
         luigid.terminate()
         luigid.wait(timeout=30)
