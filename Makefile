@@ -6,6 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SOURCE ?=
 WORKERS ?=
+# VERBOSE=1: Luigi's own log on the console too (it always goes to data/logs/luigi-<time>.log).
+VERBOSE ?=
 
 .PHONY: install run test lint format browser dsn stop-postgres clean
 
@@ -18,7 +20,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 run: install
-	$(BIN)/luigi --module pipeline RunAll --local-scheduler $(if $(WORKERS),--workers $(WORKERS)) \
+	$(if $(VERBOSE),PIPELINE_VERBOSE=1) $(BIN)/luigi --module pipeline RunAll --local-scheduler $(if $(WORKERS),--workers $(WORKERS)) \
 		$(if $(SOURCE),--source "$(SOURCE)")
 
 test: install lint browser

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
 import sys
 from pathlib import Path
 
 from pipeline.lib.files import read_json
+
+
+def connect_command(postgres: str) -> str:
+    """A psql command that works as printed, from any directory and outside the venv, and shows no
+    password. ``postgres`` is the published DSN as redacted for messages."""
+    if os.environ.get("PIPELINE_PG_DSN"):
+        return 'psql "$PIPELINE_PG_DSN"'
+    # The embedded server's DSN has no password; a DSN from luigi.cfg loses its password here, so
+    # psql asks for it.
+    dsn = re.sub(r"\s*password\s*=\s*\*\*\*", "", postgres.replace(":***@", "@")).strip()
+    # The shell must pass the DSN as it is: double quotes unless it holds what they would expand.
+    return f'psql "{dsn}"' if not re.search(r'["$`\\!]', dsn) else f"psql {shlex.quote(dsn)}"
 
 
 def print_summary(figures: dict, report: Path) -> None:
@@ -32,7 +47,7 @@ def print_summary(figures: dict, report: Path) -> None:
         f"  lake              {figures['outputs']['lake']}",
         f"  warehouse         {figures['outputs']['warehouse']}",
         f"  PostgreSQL        {figures['outputs']['postgres']}  (schema analytics)",
-        '  connect with      psql "$(python -m pipeline dsn)"',
+        f"  connect with      {connect_command(figures['outputs']['postgres'])}",
         "",
     ]
     print("\n".join(lines), file=sys.stderr)
@@ -65,5 +80,6 @@ def print_no_op_summary(reports_dir: Path) -> None:
             f"  published         version {figures['published_version']} (since {figures['generated_at']})",
             f"  last report       {reports_dir / 'latest.html'}",
             f"  PostgreSQL        {figures['outputs']['postgres']}  (schema analytics)",
+            f"  connect with      {connect_command(figures['outputs']['postgres'])}",
         ]
     print("\n".join([*lines, ""]), file=sys.stderr)

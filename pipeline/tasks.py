@@ -76,6 +76,9 @@ class FetchWorkbook(luigi.Task):
     """
 
     url = luigi.Parameter()
+    # download() already retries transient failures with backoff and fails at once on the others; a
+    # scheduler retry on top repeated the same tries (offline: 3 x 5 DNS failures, 30 s apart).
+    retry_count = 1
 
     def output(self):
         return luigi.LocalTarget(download_marker(load_settings(), self.url))
@@ -157,8 +160,9 @@ class ConvertWorkbookToParquet(luigi.Task):
         workbook = Path(self.workbook)
         if not workbook.is_file():
             raise SourceError(
-                f"source workbook not found: {workbook}. Pass an existing .xlsx file or folder with "
-                "--source PATH (or PIPELINE_SOURCE), or a URL to download."
+                f"source workbook not found: {workbook}. Pass an existing .xlsx file or folder, or a URL "
+                "to download: make run SOURCE=/path/to/file.xlsx, or --source PATH on the luigi command "
+                "line (or PIPELINE_SOURCE)."
             )
         self.set_status_message(f"reading {workbook.name}")
         self.set_progress_percentage(5)

@@ -10,16 +10,24 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import os
+import socket
+import ssl
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+# Besides every 5xx: timeout, too early, too many requests. Any other 4xx answers the same way again.
+RETRY_STATUS = {408, 425, 429}
 CHUNK = 1 << 20
+HOW_TO_SUPPLY_A_FILE = (
+    "Download the workbook by other means and pass it: make run SOURCE=/path/to/file.xlsx, or "
+    "--source PATH on the luigi command line (or set PIPELINE_SOURCE, or [pipeline] source in luigi.cfg)."
+)
 
 
 class DownloadError(RuntimeError):
@@ -28,6 +36,23 @@ class DownloadError(RuntimeError):
 
 class ChecksumMismatch(DownloadError):
     pass
+
+
+def _is_permanent(reason: object) -> bool:
+    """A cause that another try a few seconds later cannot fix: an unknown host name (or no DNS at all,
+    as offline) and TLS failures such as a certificate that does not verify. A TLS stream that ends
+    early is a dropped connection, not a TLS problem."""
+    if isinstance(reason, socket.gaierror):
+        return True
+    dropped = isinstance(reason, ssl.SSLEOFError | ssl.SSLZeroReturnError)
+    return isinstance(reason, ssl.SSLError) and not dropped
+
+
+def _describe(reason: object, url: str) -> str:
+    if isinstance(reason, socket.gaierror):
+        host = urllib.parse.urlsplit(url).hostname
+        return f"cannot resolve the host name {host!r} ({reason.strerror}): no network, or a wrong URL"
+    return f"TLS error: {reason}"
 
 
 class _Transient(Exception):
@@ -75,12 +100,16 @@ def _fetch_once(url: str, tmp: Path, timeout: float, progress) -> tuple[str, int
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as err:
-        if err.code in RETRY_STATUS:
+        if err.code >= 500 or err.code in RETRY_STATUS:
             retry_after = _retry_after_seconds(err.headers.get("Retry-After"))
             raise _Transient(f"HTTP {err.code}", retry_after) from err
-        raise DownloadError(f"HTTP {err.code} {err.reason} from {url}") from err
+        problem = f"HTTP {err.code} {err.reason}"
+        raise DownloadError(f"could not download {url}: {problem}. {HOW_TO_SUPPLY_A_FILE}") from err
     except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
         reason = getattr(err, "reason", err)
+        if _is_permanent(reason):
+            problem = _describe(reason, url)
+            raise DownloadError(f"could not download {url}: {problem}. {HOW_TO_SUPPLY_A_FILE}") from err
         raise _Transient(f"cannot connect: {reason}") from err
 
     digest = hashlib.sha256()
@@ -116,9 +145,11 @@ def download(
 ) -> Downloaded:
     """Download ``url`` to ``dest`` atomically and return its checksum.
 
-    Transient failures (HTTP 408/425/429/5xx, refused or reset connections, a body shorter than its
-    Content-Length) are retried up to ``attempts`` times with exponential backoff capped at
-    ``max_backoff``; a 429/503 ``Retry-After`` is honoured within the same cap.
+    Transient failures (HTTP 408/425/429/5xx, refused or reset connections, timeouts, a body shorter
+    than its Content-Length) are retried up to ``attempts`` times with exponential backoff capped at
+    ``max_backoff``; a 429/503 ``Retry-After`` is honoured within the same cap. Failures that a retry
+    cannot fix (a host name that does not resolve, any other 4xx, a TLS or certificate error) raise
+    ``DownloadError`` at once.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.part-{os.getpid()}")
@@ -145,8 +176,7 @@ def download(
                 kept = f"; the previous file {dest} is kept" if dest.exists() else ""
                 raise ChecksumMismatch(
                     f"sha256 mismatch for {url}: expected {expected_sha256}, found {sha}{kept}. "
-                    "Check [pipeline] source_sha256, or download the file yourself and pass it "
-                    "with --source PATH."
+                    f"Check [pipeline] source_sha256. {HOW_TO_SUPPLY_A_FILE}"
                 )
             os.replace(tmp, dest)
             return Downloaded(dest, sha, size, attempt)
@@ -154,8 +184,7 @@ def download(
         tmp.unlink(missing_ok=True)
     raise DownloadError(
         f"could not download {url} after {attempts} attempts (last error: {last_error}). "
-        "Download the workbook by other means and run with --source /path/to/Online Retail.xlsx "
-        "(or set PIPELINE_SOURCE, or [pipeline] source in luigi.cfg)."
+        + HOW_TO_SUPPLY_A_FILE
     )
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -42,6 +46,9 @@ class FaultyServer:
                 actions: dict[str, Callable[[], None]] = {
                     "ok": lambda: self._send(200, BODY),
                     "503": lambda: self._send(503, b"busy"),
+                    "500": lambda: self._send(500, b"oops"),
+                    "408": lambda: self._send(408, b"too slow"),
+                    "403": lambda: self._send(403, b"forbidden"),
                     "429": lambda: self._send(429, b"slow down", {"Retry-After": "1"}),
                     "404": lambda: self._send(404, b"gone"),
                     "short": lambda: self._send(200, BODY[: len(BODY) // 3], length=len(BODY)),
@@ -88,7 +95,7 @@ def fetch(server, dest, **kwargs):
     return download(server.url, dest, backoff=0.01, show_progress=False, **kwargs)
 
 
-@pytest.mark.parametrize("fault", ["503", "429", "short", "reset"])
+@pytest.mark.parametrize("fault", ["503", "500", "408", "429", "short", "reset"])
 def test_transient_fault_is_retried_and_the_file_is_whole(tmp_path, fault):
     dest = tmp_path / "online+retail.zip"
     with FaultyServer([fault, fault]) as server:
@@ -108,10 +115,62 @@ def test_gives_up_after_bounded_attempts_and_says_how_to_supply_a_file(tmp_path)
     assert not dest.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_client_error_is_not_retried(tmp_path):
-    with FaultyServer(["404"]) as server, pytest.raises(DownloadError, match="HTTP 404"):
-        fetch(server, tmp_path / "x.zip")
+@pytest.mark.parametrize("status", ["404", "403"])
+def test_client_error_is_not_retried(tmp_path, status):
+    with FaultyServer([status] * 5) as server, pytest.raises(DownloadError, match=f"HTTP {status}") as err:
+        fetch(server, tmp_path / "x.zip", attempts=5)
     assert server.requests == 1
+    assert "make run SOURCE=" in str(err.value) and "--source PATH" in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+UNRESOLVABLE = "online-retail-pipeline-test.invalid"  # RFC 2606: .invalid never resolves
+
+
+def test_host_that_does_not_resolve_fails_at_once(tmp_path):
+    try:
+        socket.getaddrinfo(UNRESOLVABLE, 80)
+    except socket.gaierror:
+        pass
+    else:
+        pytest.skip(f"this machine's resolver answers for {UNRESOLVABLE} (a DNS that hijacks NXDOMAIN)")
+    started = time.monotonic()
+    # With a 1 s backoff, five tries would wait 1 + 2 + 4 + 8 = 15 s between them.
+    with pytest.raises(DownloadError, match="cannot resolve the host name") as err:
+        download(f"http://{UNRESOLVABLE}/x.zip", tmp_path / "x.zip", attempts=5, backoff=1.0,
+                 show_progress=False)  # fmt: skip
+    assert time.monotonic() - started < 1.0
+    assert UNRESOLVABLE in str(err.value)
+    assert "make run SOURCE=" in str(err.value) and "--source PATH" in str(err.value)
+
+
+@pytest.mark.skipif(
+    shutil.which("openssl") is None, reason="openssl is needed to make a self-signed certificate"
+)
+def test_certificate_that_does_not_verify_is_not_retried(tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with FaultyServer([]) as server:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        handshakes = []
+        plain_get_request = server.httpd.get_request
+
+        def get_request():
+            sock, addr = plain_get_request()
+            handshakes.append(addr)
+            return context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+        server.httpd.get_request = get_request
+        url = server.url.replace("http://", "https://")
+        with pytest.raises(DownloadError, match="TLS error") as err:
+            download(url, tmp_path / "x.zip", attempts=5, backoff=1.0, show_progress=False)
+    assert len(handshakes) == 1  # one connection, no second try
+    assert "CERTIFICATE_VERIFY_FAILED" in str(err.value)
 
 
 def test_checksum_mismatch_keeps_the_previous_good_file(tmp_path):
