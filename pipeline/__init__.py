@@ -11,6 +11,7 @@ import os
 # loads (no task imports it at module level); an operator's own setting wins.
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 
+from pipeline.config import lock_runs_per_data_dir  # noqa: E402
 from pipeline.console import use_pipeline_logging  # noqa: E402
 from pipeline.tasks import (  # noqa: E402
     BuildWarehouse,
@@ -23,6 +24,8 @@ from pipeline.tasks import (  # noqa: E402
 
 # Luigi's DEBUG log to data/logs/, a short console (pipeline/console.py); read when a run starts.
 use_pipeline_logging()
+# Luigi's one-run-at-a-time lock, per data directory instead of per machine.
+lock_runs_per_data_dir()
 
 __all__ = [
     "BuildWarehouse",

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"version {version} is live again", file=sys.stderr)
         return 0
     if args.command == "stop-postgres":
-        from pipeline.lib.olap import stop_embedded_server
+        from pipeline.lib.postgres import stop_embedded_server
 
         stopped = stop_embedded_server(settings.embedded_pg_dir)
         print("stopped" if stopped else "not running", file=sys.stderr)

@@ -159,3 +159,24 @@ def load_settings(source: str | None = None) -> Settings:
 
 def is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
+
+
+def lock_runs_per_data_dir() -> None:
+    """Let pipelines with different data directories run side by side.
+
+    Luigi refuses a run while another with the same command line runs, by a pid file in ``[core]
+    lock_pid_dir`` (one folder for the whole machine by default): two pipelines with their own data
+    directories were refused though they share nothing but PostgreSQL, where publishes take turns on
+    their own. The folder is per data directory (as PIPELINE_DATA_DIR or ``[pipeline] data_dir`` give
+    it; the command line's ``--pipeline-data-dir`` is parsed too late for this), beside Luigi's default
+    one, since Luigi creates only its last level. An operator's own ``lock_pid_dir`` wins.
+    """
+    import hashlib
+    import tempfile
+
+    config = luigi.configuration.get_config()
+    if config.has_option("core", "lock_pid_dir"):
+        return
+    data_dir = str(load_settings().data_dir)
+    key = hashlib.sha256(data_dir.encode()).hexdigest()[:12]
+    config.set("core", "lock_pid_dir", str(Path(tempfile.gettempdir()) / f"luigi-pipeline-{key}"))

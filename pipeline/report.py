@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipeline.config import Settings
 from pipeline.lib.files import write_text_atomic
-from pipeline.lib.olap import redact
+from pipeline.lib.postgres import redact
 
 
 def collect_figures(settings: Settings) -> dict:

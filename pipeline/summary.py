@@ -66,8 +66,9 @@ def unknown_value_lines(unknown: list[dict]) -> list[str]:
     return lines
 
 
-def print_no_op_summary(reports_dir: Path) -> None:
-    """A run that found everything up to date: say so, with the figures of the last run that did work."""
+def print_no_op_summary(reports_dir: Path, live: tuple[int, str] | None = None) -> None:
+    """A run that found everything up to date: say so, with the figures of the last run that did work
+    and the version that PostgreSQL's ledger has live (``live``: published and warehouse version)."""
     figures = read_json(reports_dir / "latest.json")
     lines = ["", "Online Retail pipeline: nothing to do (source, lake, warehouse and PostgreSQL are current)"]
     if figures:
@@ -77,9 +78,21 @@ def print_no_op_summary(reports_dir: Path) -> None:
             f"  fct_sales         {stages['fct_sales']:,} lines, {figures['fact_amount']} GBP; "
             f"quarantine {stages['quarantine']:,}",
             *unknown_value_lines(figures.get("unknown_values", [])),
-            f"  published         version {figures['published_version']} (since {figures['generated_at']})",
+            f"  published         {_live_line(figures, live)}",
             f"  last report       {reports_dir / 'latest.html'}",
             f"  PostgreSQL        {figures['outputs']['postgres']}  (schema analytics)",
             f"  connect with      {connect_command(figures['outputs']['postgres'])}",
         ]
     print("\n".join([*lines, ""]), file=sys.stderr)
+
+
+def _live_line(figures: dict, live: tuple[int, str] | None) -> str:
+    if live is None:
+        return f"version {figures['published_version']} (this data directory's last publish)"
+    if live[0] == figures["published_version"]:
+        return f"version {live[0]} is live (published {figures['generated_at']})"
+    # Another pipeline published the same content, or published since: the ledger is the truth.
+    return (
+        f"version {live[0]} is live, with this warehouse's content (this data directory last "
+        f"published version {figures['published_version']})"
+    )

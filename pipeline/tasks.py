@@ -11,6 +11,7 @@ libraries imported there too, so a no-op run stays fast and tasks stay picklable
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import time
@@ -45,10 +46,12 @@ def list_workbooks(settings: Settings, source: str) -> list[Path] | None:
 
 
 def warehouse_version(settings: Settings, source: str) -> str | None:
-    """What the warehouse must be built from: the converted workbooks, the dbt project and the
-    unknown-value limits (they decide whether a build passes, so a changed limit checks the data again).
+    """What the warehouse is built from, as a content address: the exports (name and sha256), the
+    conversion rules and format, the dbt project and the unknown-value limits (they decide whether a
+    build passes, so a changed limit checks the data again). The same exports give the same version in
+    any data directory, on any machine, so a version already live is not published again.
 
-    None while any workbook of the source is not converted (or changed since it was).
+    None while any export of the source is not converted (or changed since it was).
     """
     from pipeline.lib.warehouse import dbt_project_fingerprint
 
@@ -56,17 +59,25 @@ def warehouse_version(settings: Settings, source: str) -> str | None:
     if workbooks is None:
         return None
     lake = LakePaths(settings.lake_dir)
-    digest = hashlib.sha256(dbt_project_fingerprint(settings.dbt_project_dir).encode())
-    digest.update(
-        f"{settings.unknown_max_line_percent}|{settings.unknown_max_money_percent}|"
-        f"{settings.unknown_strict}".encode()
-    )
-    for workbook in workbooks:
+    rules = settings.conversion_rules.as_dict()
+    inputs = {
+        "dbt_project": dbt_project_fingerprint(settings.dbt_project_dir),
+        "unknown_limits": [
+            settings.unknown_max_line_percent,
+            settings.unknown_max_money_percent,
+            settings.unknown_strict,
+        ],
+        "exports": [],
+    }
+    for workbook in sorted(workbooks, key=lambda w: w.name):
         manifest_path = lake.manifest_for(workbook)
-        if not manifest_is_current(manifest_path, workbook, settings.conversion_rules.as_dict()):
+        if not manifest_is_current(manifest_path, workbook, rules):
             return None
-        digest.update(manifest_path.read_bytes())
-    return digest.hexdigest()[:16]
+        manifest = read_manifest(manifest_path)
+        inputs["exports"].append(
+            [workbook.name, manifest["workbook_sha256"], manifest["manifest_version"], manifest["rules"]]
+        )
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class FetchWorkbook(luigi.Task):
@@ -276,16 +287,32 @@ class BuildWarehouse(luigi.Task):
 
 
 def postgres_dsn(settings: Settings) -> str:
-    """The configured DSN, or the embedded server's (started if needed)."""
-    if settings.pg_dsn:
-        return settings.pg_dsn
-    from pipeline.lib.olap import embedded_server_dsn
+    from pipeline.lib.postgres import dsn_for
 
-    return embedded_server_dsn(settings.embedded_pg_dir)
+    return dsn_for(settings.pg_dsn, settings.embedded_pg_dir)
+
+
+_checked_servers: set[str] = set()
+
+
+def check_postgres(settings: Settings) -> None:
+    """The preflight, once per process and server: before any conversion or build, the configured
+    PostgreSQL must answer, accept the credentials and grant what publishing needs. Raises
+    PostgresUnavailable with one line saying what is wrong."""
+    from pipeline.lib.postgres import preflight
+
+    dsn = postgres_dsn(settings)
+    if dsn not in _checked_servers:
+        preflight(dsn, settings.bi_role)
+        _checked_servers.add(dsn)
 
 
 class PublishedVersion(luigi.Target):
-    """Exists when PostgreSQL's publish ledger has ``version`` live."""
+    """Exists when PostgreSQL's publish ledger has ``version`` live.
+
+    A server that cannot be asked counts as "not published": the publish then runs and fails with the
+    reason. (An exception here would leave the task's state unknown and the worker waiting for it.)
+    """
 
     def __init__(self, version: str | None):
         self.version = version
@@ -293,9 +320,12 @@ class PublishedVersion(luigi.Target):
     def exists(self):
         if self.version is None:
             return False
-        from pipeline.lib.olap import live_warehouse_version
+        from pipeline.lib.postgres import PostgresUnavailable, live_warehouse_version
 
-        return live_warehouse_version(postgres_dsn(load_settings())) == self.version
+        try:
+            return live_warehouse_version(postgres_dsn(load_settings())) == self.version
+        except PostgresUnavailable:
+            return False
 
 
 class PublishToPostgres(luigi.Task):
@@ -306,6 +336,9 @@ class PublishToPostgres(luigi.Task):
 
     source = luigi.Parameter()
     resources = {"duckdb_warehouse": 1}
+    # The publish retries by itself what may heal (a refused connection, a server gone mid-copy) and
+    # fails at once on what cannot (a wrong password, a missing privilege): Luigi cannot tell them apart.
+    retry_count = 1
 
     def requires(self):
         return BuildWarehouse(source=self.source)
@@ -314,25 +347,32 @@ class PublishToPostgres(luigi.Task):
         return PublishedVersion(warehouse_version(load_settings(), self.source))
 
     def run(self):
-        from pipeline.lib.olap import publish, redact
+        from pipeline.lib.olap import publish
+        from pipeline.lib.postgres import redact, retry_transient
 
         settings = load_settings()
         build = read_json(Path(self.input().path))
         dsn = postgres_dsn(settings)
+        check_postgres(settings)  # run on its own, the task checks the server before copying too
         self.set_status_message(f"publishing to {redact(dsn)}")
-        result = publish(
-            warehouse_path=settings.warehouse_path,
-            manifest_path=settings.warehouse_dir / "dbt" / "target" / "manifest.json",
-            dsn=dsn,
-            warehouse_version=build["warehouse_version"],
-            run_id=uuid.uuid4().hex,
-            source=self.source,
-            source_sha256=build["source_sha256"],
-            rejects_by_reason=build["conversion_rejects_by_reason"],
-            stage_seconds={"convert": build["convert_seconds"], "dbt_build": build["dbt"].get("seconds", 0)},
-            unknown_values=build.get("unknown_values", []),
-            bi_role=settings.bi_role,
-            lock_timeout_ms=settings.publish_lock_timeout_ms,
+        result = retry_transient(
+            lambda: publish(
+                warehouse_path=settings.warehouse_path,
+                manifest_path=settings.warehouse_dir / "dbt" / "target" / "manifest.json",
+                dsn=dsn,
+                warehouse_version=build["warehouse_version"],
+                run_id=uuid.uuid4().hex,
+                source=self.source,
+                source_sha256=build["source_sha256"],
+                rejects_by_reason=build["conversion_rejects_by_reason"],
+                stage_seconds={
+                    "convert": build["convert_seconds"],
+                    "dbt_build": build["dbt"].get("seconds", 0),
+                },
+                unknown_values=build.get("unknown_values", []),
+                bi_role=settings.bi_role,
+                lock_timeout_ms=settings.publish_lock_timeout_ms,
+            )
         )
         self.set_status_message(
             f"version {result.published_version} live: {sum(result.rows.values()):,} rows in {result.schema}"
@@ -359,6 +399,8 @@ class VerifyPostgres(luigi.Task):
     """
 
     source = luigi.Parameter()
+    # A failing dbt test fails again; a server gone since the publish is found by the next run's preflight.
+    retry_count = 1
 
     def requires(self):
         return PublishToPostgres(source=self.source)
@@ -407,6 +449,7 @@ class RunAll(luigi.Task):
         return VerifyPostgres(source=self.resolved_source())
 
     def complete(self):
+        check_postgres(load_settings(self.source or None))
         return all(task.complete() for task in luigi.task.flatten(self.requires()))
 
     def run(self):
@@ -421,6 +464,13 @@ class RunAll(luigi.Task):
 @RunAll.event_handler(luigi.Event.DEPENDENCY_PRESENT)
 def _summarise_no_op(task: RunAll) -> None:
     """RunAll found complete before anything ran: a no-op run still ends with a summary."""
+    from pipeline.lib.postgres import PostgresUnavailable, connect, live_version
     from pipeline.summary import print_no_op_summary
 
-    print_no_op_summary(load_settings(task.source or None).data_dir / "reports")
+    settings = load_settings(task.source or None)
+    try:
+        with connect(postgres_dsn(settings), quick=True) as conn:
+            live = live_version(conn)
+    except PostgresUnavailable:
+        live = None  # the preflight answered a moment ago; say what the data directory knows
+    print_no_op_summary(settings.data_dir / "reports", live)

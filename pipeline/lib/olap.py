@@ -24,18 +24,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-LIVE_SCHEMA = "analytics"
-META_SCHEMA = "pipeline_meta"
-CONNECT_OPTIONS = {
-    "connect_timeout": 10,
-    "keepalives": 1,
-    "keepalives_idle": 30,
-    "keepalives_interval": 10,
-    "keepalives_count": 3,
-    "application_name": "online-retail-pipeline",
-}
+from pipeline.lib.postgres import (
+    APPLICATION_NAME,
+    CONNECT_OPTIONS,
+    LIVE_SCHEMA,
+    META_SCHEMA,
+    PostgresUnavailable,
+    connect,
+    describe_failure,
+    scrub,
+    with_libpq_options,
+)
+
 LEDGER_DDL = f"""
 create schema if not exists {META_SCHEMA};
 create table if not exists {META_SCHEMA}.publish_ledger (
@@ -63,54 +64,6 @@ alter table {META_SCHEMA}.publish_ledger add constraint publish_ledger_status_ch
 
 class PublishError(RuntimeError):
     pass
-
-
-def redact(dsn: str) -> str:
-    """The DSN without its password, for logs and messages."""
-    if "://" in dsn:
-        parts = urlsplit(dsn)
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            return urlunsplit(parts._replace(netloc=netloc))
-        return dsn
-    return re.sub(r"password\s*=\s*\S+", "password=***", dsn)
-
-
-def embedded_server_dsn(pg_dir: Path) -> str:
-    """Start (or find running) the embedded PostgreSQL under ``pg_dir`` and return its URI.
-
-    The server is left running when the process ends (cleanup_mode=None) so that ``psql`` and BI tools
-    can use it afterwards; ``python -m pipeline stop-postgres`` stops it.
-    """
-    import pgserver
-
-    pg_dir.parent.mkdir(parents=True, exist_ok=True)
-    return pgserver.get_server(pg_dir, cleanup_mode=None).get_uri()
-
-
-@contextmanager
-def connect(dsn: str, autocommit: bool = True) -> Iterator:
-    import psycopg
-
-    try:
-        conn = psycopg.connect(dsn, autocommit=autocommit, **CONNECT_OPTIONS)
-    except psycopg.OperationalError as err:
-        raise PublishError(f"cannot connect to PostgreSQL at {redact(dsn)}: {err}") from None
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-def live_warehouse_version(dsn: str) -> str | None:
-    with connect(dsn) as conn:
-        exists = conn.execute("select to_regclass(%s)", (f"{META_SCHEMA}.publish_ledger",)).fetchone()
-        if exists[0] is None:
-            return None
-        row = conn.execute(
-            f"select warehouse_version from {META_SCHEMA}.publish_ledger where status = 'live'"
-        ).fetchone()
-        return row[0] if row else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,17 +149,6 @@ class PublishResult:
     skipped: bool = False
 
 
-def with_libpq_options(dsn: str, **options) -> str:
-    """Add libpq options (timeouts, keepalives, application_name) to a URI or keyword DSN."""
-    extra = {k: str(v) for k, v in options.items() if f"{k}=" not in dsn}
-    if not extra:
-        return dsn
-    if "://" in dsn:
-        joined = "&".join(f"{k}={v}" for k, v in extra.items())
-        return f"{dsn}{'&' if '?' in dsn else '?'}{joined}"
-    return " ".join([dsn, *(f"{k}={v}" for k, v in extra.items())])
-
-
 def fault_point(stage: str) -> None:
     """Test hook: with PIPELINE_FAULT_PAUSE=<stage>, signal arrival and wait (to be killed, or for
     PIPELINE_FAULT_PAUSE_SECONDS while a test cuts the connection).
@@ -249,9 +191,11 @@ class _DuckDBPostgres:
         try:
             return self.con.execute(sql, params)
         except duckdb.Error as err:
-            # DuckDB's messages may quote the connection string: never let the password through.
-            message = str(err).replace(self.dsn, redact(self.dsn))
-            message = re.sub(r"(password\s*=\s*)\S+", r"\1***", message)
+            # DuckDB's messages may quote the connection string (never let the password through) and
+            # carry the extension's C++ stack trace after the first line (the cause is in that line).
+            if _CONNECTION_LOST.search(str(err)):
+                raise describe_failure(err, self.dsn, "copy to") from None
+            message = scrub(str(err), self.dsn).strip().splitlines()[0]
             raise PublishError(f"DuckDB → PostgreSQL failed: {message}") from None
 
     def columns(self, table: str) -> list[tuple[str, str]]:
@@ -378,6 +322,14 @@ def publish(
     return PublishResult(version, schema, rows, amounts, seconds)
 
 
+# How libpq says, through DuckDB's postgres extension, that the server went away or never answered.
+_CONNECTION_LOST = re.compile(
+    r"server closed the connection|connection to server|terminating connection|Connection refused|"
+    r"could not connect|no connection to the server|SSL SYSCALL|timeout expired|the database system is",
+    re.IGNORECASE,
+)
+
+
 @contextmanager
 def _lost_connection_is_a_publish_error(dsn: str) -> Iterator[None]:
     import psycopg
@@ -385,9 +337,9 @@ def _lost_connection_is_a_publish_error(dsn: str) -> Iterator[None]:
     try:
         yield
     except psycopg.OperationalError as err:
-        raise PublishError(
-            f"lost the connection to PostgreSQL at {redact(dsn)} while publishing "
-            f"({str(err).strip()}); nothing was made live, the previous version stays. Run again."
+        lost = describe_failure(err, dsn, "publish to")
+        raise PostgresUnavailable(
+            f"{lost} Nothing was made live: the previous version stays.", lost.retryable
         ) from None
 
 
@@ -622,6 +574,8 @@ def verify_with_dbt_postgres(
         "PGUSER": str(parts.get("user", "postgres")),
         "PGDATABASE": str(parts.get("dbname", parts.get("user", "postgres"))),
         "DBT_ENV_SECRET_PGPASSWORD": str(parts.get("password", "")),
+        # dbt-postgres's profile has no application_name; libpq reads it from here.
+        "PGAPPNAME": APPLICATION_NAME,
         "PIPELINE_BI_ROLE": bi_role or "analytics_reader",
         "PIPELINE_EXPECTED_SOURCE_ROWS": str(expected_source_rows),
     }
@@ -633,15 +587,3 @@ def verify_with_dbt_postgres(
         env=env,
     )
     return {"seconds": round(time.monotonic() - started, 2), "dbt_results": count_results(work_dir)}
-
-
-def stop_embedded_server(pg_dir: Path) -> bool:
-    """Stop the embedded server under ``pg_dir``; False when none is running."""
-    if not (pg_dir / "postmaster.pid").exists():
-        return False
-    from pgserver._commands import pg_ctl
-
-    # As root, pgserver runs the server as its own system user; pg_ctl must run as that user too.
-    user = "pgserver" if os.geteuid() == 0 else None
-    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pg_dir, user=user)
-    return True

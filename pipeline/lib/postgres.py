@@ -1,0 +1,265 @@
+"""PostgreSQL as the pipeline meets it: DSNs and their redaction, connections with bounded timeouts, the
+embedded server, what a connection failure means, and the preflight that checks a server before any work.
+
+Every failure to reach or use the server becomes ``PostgresUnavailable``: one line that names the server
+(password redacted), what went wrong and what to do, and whether trying again can help. A wrong password,
+an unknown database or host, a missing privilege will not heal on a retry; a refused connection, a
+timeout or a server going away mid-copy may.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+LIVE_SCHEMA = "analytics"
+META_SCHEMA = "pipeline_meta"
+APPLICATION_NAME = "online-retail-pipeline"
+CONNECT_OPTIONS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "application_name": APPLICATION_NAME,
+}
+# A quick question (preflight, the ledger's live version) must answer in seconds or fail.
+QUICK_OPTIONS = {**CONNECT_OPTIONS, "connect_timeout": 5, "options": "-c statement_timeout=5000"}
+
+# libpq's words for failures that a retry cannot fix, and what to do about each.
+_PERMANENT = (
+    (r"password authentication failed|no password supplied|authentication failed",
+     "the user name or password is wrong: check PIPELINE_PG_DSN."),
+    (r'database "[^"]+" does not exist', "create the database (README: Running against your PostgreSQL) "
+     "or fix the DSN."),
+    (r'role "[^"]+" does not exist', "create the login role (README: Running against your PostgreSQL) "
+     "or fix the DSN."),
+    (r"failed to resolve host|could not translate host name|Name or service not known",
+     "the host name does not resolve: check the host in PIPELINE_PG_DSN."),
+    (r"no pg_hba\.conf entry", "the server does not accept this client: the DBA adds a pg_hba.conf entry."),
+    (r"permission denied|must be owner|InsufficientPrivilege", "a privilege is missing (README: Running "
+     "against your PostgreSQL)."),
+    (r"certificate|SSL error|sslmode", "TLS failed: check sslmode and the server's certificate."),
+)  # fmt: skip
+
+
+class PostgresUnavailable(RuntimeError):
+    """PostgreSQL cannot be reached or used; ``retryable`` says whether trying again may help."""
+
+    def __init__(self, message: str, retryable: bool):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def redact(dsn: str) -> str:
+    """The DSN without its password, for logs and messages."""
+    if "://" in dsn:
+        parts = urlsplit(dsn)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            return urlunsplit(parts._replace(netloc=netloc))
+        return dsn
+    return re.sub(r"password\s*=\s*\S+", "password=***", dsn)
+
+
+def scrub(text: str, dsn: str) -> str:
+    """``text`` without the DSN's password, wherever a library quoted it."""
+    password = _password(dsn)
+    text = text.replace(dsn, redact(dsn))
+    if password:
+        text = text.replace(password, "***")
+    return re.sub(r"(password\s*=\s*)\S+", r"\1***", text)
+
+
+def _password(dsn: str) -> str:
+    if "://" in dsn:
+        return urlsplit(dsn).password or ""
+    match = re.search(r"password\s*=\s*(\S+)", dsn)
+    return match.group(1) if match else ""
+
+
+def with_libpq_options(dsn: str, **options) -> str:
+    """Add libpq options (timeouts, keepalives, application_name) to a URI or keyword DSN."""
+    extra = {k: str(v) for k, v in options.items() if f"{k}=" not in dsn}
+    if not extra:
+        return dsn
+    if "://" in dsn:
+        from urllib.parse import quote
+
+        joined = "&".join(f"{k}={quote(v)}" for k, v in extra.items())
+        return f"{dsn}{'&' if '?' in dsn else '?'}{joined}"
+    return " ".join([dsn, *(f"{k}='{v}'" for k, v in extra.items())])
+
+
+def describe_failure(err: BaseException, dsn: str, doing: str = "connect to") -> PostgresUnavailable:
+    """One line for a failed connection or statement: the server, the cause, what to do."""
+    first = scrub(str(err).strip(), dsn)
+    # libpq prefixes "connection failed: connection to server at ... failed: FATAL:  ..."; DuckDB adds
+    # a C++ stack trace after the first line. Keep the cause.
+    cause = first.splitlines()[0] if first else type(err).__name__
+    cause = re.sub(r"^(?:.*?failed:\s*)+(?:FATAL:\s*)?", "", cause) or cause
+    for pattern, advice in _PERMANENT:
+        if re.search(pattern, first, re.IGNORECASE):
+            return PostgresUnavailable(
+                f"cannot {doing} PostgreSQL at {redact(dsn)}: {cause}; {advice}.", False
+            )
+    if re.search(r"Connection refused", first):
+        advice = "nothing listens there: is the server running, with this host and port?"
+    elif re.search(r"timeout expired|timed out", first, re.IGNORECASE):
+        advice = "no answer in time: check the network path to the server."
+    else:
+        advice = "the server went away or refused the work: run again once it is back."
+    return PostgresUnavailable(f"cannot {doing} PostgreSQL at {redact(dsn)}: {cause}; {advice}", True)
+
+
+@contextmanager
+def connect(dsn: str, autocommit: bool = True, quick: bool = False) -> Iterator:
+    """A psycopg connection with bounded timeouts; failures to connect raise PostgresUnavailable."""
+    import psycopg
+
+    try:
+        conn = psycopg.connect(dsn, autocommit=autocommit, **(QUICK_OPTIONS if quick else CONNECT_OPTIONS))
+    except psycopg.OperationalError as err:
+        raise describe_failure(err, dsn) from None
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def dsn_for(pg_dsn: str, embedded_dir: Path) -> str:
+    """The configured DSN, or the embedded server's under ``embedded_dir`` (started if needed)."""
+    return pg_dsn or embedded_server_dsn(embedded_dir)
+
+
+def retry_transient(work, *, attempts: int = 3, delays: tuple[float, ...] = (5, 15), what: str = "publish"):
+    """Run ``work()``; when PostgreSQL is unavailable for a reason that may heal (refused, timed out, gone
+    mid-copy), try again after each delay. A wrong password or a missing privilege fails at once."""
+    import sys
+    import time
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except PostgresUnavailable as err:
+            if not err.retryable or attempt == attempts:
+                raise
+            delay = delays[min(attempt, len(delays)) - 1]
+            print(
+                f"{what} try {attempt}/{attempts} failed ({err}); trying again in {delay:.0f} s",
+                file=sys.stderr,
+            )
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def embedded_server_dsn(pg_dir: Path) -> str:
+    """Start (or find running) the embedded PostgreSQL under ``pg_dir`` and return its URI.
+
+    The server is left running when the process ends (cleanup_mode=None) so that ``psql`` and BI tools
+    can use it afterwards; ``python -m pipeline stop-postgres`` stops it.
+    """
+    import pgserver
+
+    pg_dir.parent.mkdir(parents=True, exist_ok=True)
+    return pgserver.get_server(pg_dir, cleanup_mode=None).get_uri()
+
+
+def stop_embedded_server(pg_dir: Path) -> bool:
+    """Stop the embedded server under ``pg_dir``; False when none is running."""
+    if not (pg_dir / "postmaster.pid").exists():
+        return False
+    from pgserver._commands import pg_ctl
+
+    # As root, pgserver runs the server as its own system user; pg_ctl must run as that user too.
+    user = "pgserver" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pg_dir, user=user)
+    return True
+
+
+def live_version(conn) -> tuple[int, str] | None:
+    """(published version, warehouse version) of the live row of the ledger, or None."""
+    if conn.execute("select to_regclass(%s)", (f"{META_SCHEMA}.publish_ledger",)).fetchone()[0] is None:
+        return None
+    return conn.execute(
+        f"select published_version, warehouse_version from {META_SCHEMA}.publish_ledger where status = 'live'"
+    ).fetchone()
+
+
+def live_warehouse_version(dsn: str) -> str | None:
+    """The warehouse version live in ``dsn``'s ledger (one quick query), or None."""
+    with connect(dsn, quick=True) as conn:
+        live = live_version(conn)
+    return live[1] if live else None
+
+
+@dataclass(frozen=True)
+class Preflight:
+    user: str
+    database: str
+    server_version: str
+    live: tuple[int, str] | None  # (published version, warehouse version)
+
+
+def preflight(dsn: str, bi_role: str) -> Preflight:
+    """Check, in seconds and before any work, that the server answers, the credentials work, and the
+    login role may do what a publish does: create its schemas (or own them already) and grant the BI
+    role (which must exist, or be creatable by this role). Raises PostgresUnavailable naming what is
+    missing and the SQL a DBA runs to add it."""
+    import psycopg
+
+    with connect(dsn, quick=True) as conn:
+        try:
+            user, database, version, superuser, createrole, can_create = conn.execute(
+                "select current_user, current_database(), current_setting('server_version'), "
+                "rolsuper, rolcreaterole, has_database_privilege(current_database(), 'CREATE') "
+                "from pg_roles where rolname = current_user"
+            ).fetchone()
+            owned = {
+                name: owner
+                for name, owner in conn.execute(
+                    "select nspname, pg_get_userbyid(nspowner) from pg_namespace where nspname = any(%s)",
+                    ([LIVE_SCHEMA, META_SCHEMA],),
+                ).fetchall()
+            }
+            role_exists = (
+                bool(bi_role)
+                and conn.execute("select 1 from pg_roles where rolname = %s", (bi_role,)).fetchone()
+                is not None
+            )
+            live = live_version(conn)
+        except psycopg.Error as err:
+            raise describe_failure(err, dsn, "query") from None
+    missing = []
+    # Every publish creates a schema analytics_v<N>: the database's owner has that right already.
+    if not superuser and not can_create:
+        missing.append(
+            f"the role {user} may not create schemas in database {database}: "
+            f"GRANT CREATE ON DATABASE {_ident(database)} TO {_ident(user)};"
+        )
+    for schema, owner in owned.items():
+        if owner != user and not superuser:
+            missing.append(
+                f"schema {schema} belongs to {owner}, not {user}: "
+                f"ALTER SCHEMA {schema} OWNER TO {_ident(user)};"
+            )
+    if bi_role and not role_exists and not (superuser or createrole):
+        missing.append(
+            f"the BI role {bi_role} does not exist and {user} may not create roles: "
+            f"CREATE ROLE {_ident(bi_role)} NOLOGIN; (or set [pipeline] bi_role = to publish without one)"
+        )
+    if missing:
+        raise PostgresUnavailable(
+            f"PostgreSQL at {redact(dsn)} lacks what publishing needs; as a DBA, run: " + " ".join(missing),
+            retryable=False,
+        )
+    return Preflight(user, database, version, live)
+
+
+def _ident(name: str) -> str:
+    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
