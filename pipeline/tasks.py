@@ -292,19 +292,19 @@ def postgres_dsn(settings: Settings) -> str:
     return dsn_for(settings.pg_dsn, settings.embedded_pg_dir)
 
 
-_checked_servers: set[str] = set()
+_checked_servers: dict = {}  # DSN -> its Preflight, in this process
 
 
-def check_postgres(settings: Settings) -> None:
+def check_postgres(settings: Settings):
     """The preflight, once per process and server: before any conversion or build, the configured
     PostgreSQL must answer, accept the credentials and grant what publishing needs. Raises
-    PostgresUnavailable with one line saying what is wrong."""
+    PostgresUnavailable with one line saying what is wrong; returns what it found (the live version)."""
     from pipeline.lib.postgres import preflight
 
     dsn = postgres_dsn(settings)
     if dsn not in _checked_servers:
-        preflight(dsn, settings.bi_role)
-        _checked_servers.add(dsn)
+        _checked_servers[dsn] = preflight(dsn, settings.bi_role)
+    return _checked_servers[dsn]
 
 
 class PublishedVersion(luigi.Target):
@@ -464,13 +464,8 @@ class RunAll(luigi.Task):
 @RunAll.event_handler(luigi.Event.DEPENDENCY_PRESENT)
 def _summarise_no_op(task: RunAll) -> None:
     """RunAll found complete before anything ran: a no-op run still ends with a summary."""
-    from pipeline.lib.postgres import PostgresUnavailable, connect, live_version
     from pipeline.summary import print_no_op_summary
 
     settings = load_settings(task.source or None)
-    try:
-        with connect(postgres_dsn(settings), quick=True) as conn:
-            live = live_version(conn)
-    except PostgresUnavailable:
-        live = None  # the preflight answered a moment ago; say what the data directory knows
-    print_no_op_summary(settings.data_dir / "reports", live)
+    # Nothing ran, so the ledger's live version that the preflight read a moment ago is current.
+    print_no_op_summary(settings.data_dir / "reports", check_postgres(settings).live)

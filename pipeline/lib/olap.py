@@ -33,7 +33,9 @@ from pipeline.lib.postgres import (
     PostgresUnavailable,
     connect,
     describe_failure,
+    release_publish_lock,
     scrub,
+    take_publish_lock,
     with_libpq_options,
 )
 
@@ -243,7 +245,7 @@ def publish(
     with _lost_connection_is_a_publish_error(dsn), connect(dsn) as conn:
         conn.execute(LEDGER_DDL)
         # One publisher at a time per database; a second one waits here.
-        conn.execute("select pg_advisory_lock(hashtext('online_retail.publish'))")
+        take_publish_lock(conn)
         live = conn.execute(
             f"select published_version, warehouse_version from {META_SCHEMA}.publish_ledger "
             "where status = 'live'"
@@ -317,7 +319,7 @@ def publish(
         )
         seconds["go_live"] = round(time.monotonic() - t0, 2)
         _drop_old_versions(conn, keep={version, version - 1}, lock_timeout_ms=lock_timeout_ms)
-        conn.execute("select pg_advisory_unlock(hashtext('online_retail.publish'))")
+        release_publish_lock(conn)
     seconds["total"] = round(time.monotonic() - started, 2)
     return PublishResult(version, schema, rows, amounts, seconds)
 
@@ -518,7 +520,7 @@ def restore_previous(dsn: str, lock_timeout_ms: int = 5000) -> int:
     """
     with connect(dsn) as conn:
         conn.execute(LEDGER_DDL)
-        conn.execute("select pg_advisory_lock(hashtext('online_retail.publish'))")
+        take_publish_lock(conn)
         live = conn.execute(
             f"select published_version from {META_SCHEMA}.publish_ledger where status = 'live'"
         ).fetchone()
@@ -555,7 +557,7 @@ def restore_previous(dsn: str, lock_timeout_ms: int = 5000) -> int:
                 f"update {META_SCHEMA}.publish_ledger set status = 'live' where published_version = %s",
                 previous,
             )
-        conn.execute("select pg_advisory_unlock(hashtext('online_retail.publish'))")
+        release_publish_lock(conn)
     return previous[0]
 
 
@@ -580,10 +582,8 @@ def verify_with_dbt_postgres(
         "PIPELINE_EXPECTED_SOURCE_ROWS": str(expected_source_rows),
     }
     started = time.monotonic()
-    run_dbt(
-        ["build"],
-        project_dir=project_dir,
-        work_dir=work_dir,
-        env=env,
-    )
+    # Its view builds replace analytics.sales_enriched: take the database's publish turn, as publishes do.
+    with connect(dsn) as conn:
+        take_publish_lock(conn)
+        run_dbt(["build"], project_dir=project_dir, work_dir=work_dir, env=env)
     return {"seconds": round(time.monotonic() - started, 2), "dbt_results": count_results(work_dir)}

@@ -158,6 +158,21 @@ def retry_transient(work, *, attempts: int = 3, delays: tuple[float, ...] = (5, 
     raise AssertionError("unreachable")
 
 
+# Publishing, restoring and dbt-postgres's view builds change the analytics schema: one at a time per
+# database, across data directories and machines. A session lock is released when its connection ends,
+# so a killed publisher never leaves it held.
+_PUBLISH_LOCK_KEY = "hashtext('online_retail.publish')"
+
+
+def take_publish_lock(conn) -> None:
+    """Wait for, and hold until ``conn`` closes or ``release_publish_lock``, the database's publish turn."""
+    conn.execute(f"select pg_advisory_lock({_PUBLISH_LOCK_KEY})")
+
+
+def release_publish_lock(conn) -> None:
+    conn.execute(f"select pg_advisory_unlock({_PUBLISH_LOCK_KEY})")
+
+
 def embedded_server_dsn(pg_dir: Path) -> str:
     """Start (or find running) the embedded PostgreSQL under ``pg_dir`` and return its URI.
 

@@ -45,8 +45,6 @@ ONLINE_RETAIL_II = {
 FORMATS = {"Online Retail": ONLINE_RETAIL, "Online Retail II": ONLINE_RETAIL_II}
 RAW_COLUMNS = list(ONLINE_RETAIL.values())
 
-# The suffixes a landing folder is scanned for; any other file there is listed as skipped.
-SOURCE_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
 # Title rows above the header: how far down to look for it.
 HEADER_SEARCH_ROWS = 30
 CSV_DELIMITERS = (",", ";", "\t")

@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.lib.manifest import workbook_slug
-from pipeline.lib.readers import SOURCE_SUFFIXES
+
+# The suffixes a landing folder is scanned for; any other file there is listed as skipped. What a
+# file really is comes from its bytes when it is read (readers.py).
+SOURCE_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
 
 
 class SourceError(ValueError):

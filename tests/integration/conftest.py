@@ -45,4 +45,5 @@ def run_pipeline(tmp_path, pipeline_env):
         return Run(result.returncode, result.stdout + result.stderr)
 
     run.env = pipeline_env
+    run.command = [LUIGI, "--module", "pipeline", "RunAll", "--local-scheduler"]
     return run

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from pipeline.lib.olap import PublishError, publish
+from pipeline.lib.postgres import PostgresUnavailable
 
 args = json.loads(sys.argv[1])
 try:
@@ -22,6 +23,6 @@ try:
         rejects_by_reason={},
         stage_seconds={},
     )
-except PublishError as err:
+except (PublishError, PostgresUnavailable) as err:
     print(f"error: {err}", file=sys.stderr)
     sys.exit(1)

@@ -1,4 +1,5 @@
-from pipeline.lib.olap import pg_type, redact
+from pipeline.lib.olap import pg_type
+from pipeline.lib.postgres import redact
 
 
 def test_redact_hides_passwords_in_urls_and_keyword_dsns():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.lib.olap import redact
+from pipeline.lib.postgres import redact
 from pipeline.summary import connect_command
 
 
