@@ -100,14 +100,13 @@ class Settings:
     earliest_invoice_date: dt.date
     latest_invoice_date: dt.date
     max_reject_share: float
+    unknown_max_line_percent: float
+    unknown_max_money_percent: float
+    unknown_strict: bool
 
     @property
     def conversion_rules(self) -> ConversionRules:
         return ConversionRules(self.date_order, self.earliest_invoice_date, self.latest_invoice_date)
-
-    unknown_max_line_percent: float
-    unknown_max_money_percent: float
-    unknown_strict: bool
 
     @property
     def raw_dir(self) -> Path:

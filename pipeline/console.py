@@ -57,13 +57,12 @@ class _RunLog:
         self.failures = path.with_name(f".{path.stem}-{os.getpid()}.failures.jsonl")
         self.started: dict[str, float] = {}
 
-    def record(self, task: str, message: str | None) -> int:
-        """Note a failure (``message``) or a success (None) of ``task``; return its failures so far."""
+    def record(self, task: str, message: str | None) -> None:
+        """Note a failure (``message``) or a success (None) of ``task``."""
         entry = json.dumps({"task": task, "message": message}) + "\n"
         # One write to a file opened for appending: concurrent task processes do not interleave.
         with open(self.failures, "a", encoding="utf-8") as out:
             out.write(entry)
-        return sum(1 for e in self.entries() if e["task"] == task and e["message"] is not None)
 
     def entries(self) -> list[dict]:
         try:
@@ -200,22 +199,10 @@ def _succeeded(task: luigi.Task) -> None:
 
 @luigi.Task.event_handler(luigi.Event.FAILURE)
 def _failed(task: luigi.Task, exception: BaseException) -> None:
-    if _run is None:
-        return
-    failures = _run.record(str(task), _describe(exception))
-    # A scheduler retry waits retry_delay seconds in silence otherwise.
-    from luigi.scheduler import scheduler
-
-    config = scheduler()
-    tries = task.retry_count or config.retry_count
-    if failures < tries and not verbose():
-        first = str(exception).splitlines()[0][:200] if str(exception) else type(exception).__name__
-        print(
-            f"failed   {task} (try {failures} of {tries}; Luigi tries again in {config.retry_delay:.0f} s): "
-            f"{first}",
-            file=sys.stderr,
-            flush=True,
-        )
+    # Reported once, at the end of the run. No task is retried by Luigi (each sets retry_count = 1 and
+    # retries by itself what may heal, saying so), so a failure is final.
+    if _run is not None:
+        _run.record(str(task), _describe(exception))
 
 
 @luigi.Task.event_handler(luigi.Event.BROKEN_TASK)

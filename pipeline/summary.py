@@ -91,7 +91,7 @@ def _live_line(figures: dict, live: tuple[int, str] | None) -> str:
         return f"version {figures['published_version']} (this data directory's last publish)"
     if live[0] == figures["published_version"]:
         return f"version {live[0]} is live (published {figures['generated_at']})"
-    # Another pipeline published the same content, or published since: the ledger is the truth.
+    # Another data directory published the same exports first (versions are content addressed).
     return (
         f"version {live[0]} is live, with this warehouse's content (this data directory last "
         f"published version {figures['published_version']})"

@@ -21,7 +21,7 @@ from pathlib import Path
 import luigi
 
 from pipeline.config import Settings, is_url, load_settings
-from pipeline.lib.files import read_json, write_json_atomic
+from pipeline.lib.files import hold_exclusive, read_json, write_json_atomic
 from pipeline.lib.manifest import LakePaths, manifest_is_current, read_manifest
 from pipeline.lib.sources import SourceError, SourceListing, check_distinct_slugs, is_export_name, list_folder
 
@@ -292,6 +292,24 @@ def postgres_dsn(settings: Settings) -> str:
     return dsn_for(settings.pg_dsn, settings.embedded_pg_dir)
 
 
+class DataDirInUse(RuntimeError):
+    """Another run works in this data directory."""
+
+
+def hold_data_dir(settings: Settings) -> None:
+    """One run at a time per data directory, whatever its command line (Luigi's own lock is keyed on
+    the command line: two runs with different sources would build into the same warehouse file). With
+    a central scheduler, luigid coordinates the workers instead."""
+    if not luigi.interface.core().local_scheduler:
+        return
+    holder = hold_exclusive(settings.data_dir / ".run.lock")
+    if holder is not None:
+        raise DataDirInUse(
+            f"another pipeline run (pid {holder}) is working in {settings.data_dir}; wait for it to end, "
+            "or give this run a data directory of its own (PIPELINE_DATA_DIR)"
+        )
+
+
 _checked_servers: dict = {}  # DSN -> its Preflight, in this process
 
 
@@ -449,7 +467,9 @@ class RunAll(luigi.Task):
         return VerifyPostgres(source=self.resolved_source())
 
     def complete(self):
-        check_postgres(load_settings(self.source or None))
+        settings = load_settings(self.source or None)
+        hold_data_dir(settings)
+        check_postgres(settings)
         return all(task.complete() for task in luigi.task.flatten(self.requires()))
 
     def run(self):

@@ -64,9 +64,15 @@ class DbaServer:
     def start(self) -> None:
         self._run(
             "pg_ctl", "-D", str(self.data_dir), "-l", str(self.data_dir / "server.log"), "-w", "-t", "60",
-            "-o", f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
+            "-o", f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+            "-c log_connections=on",
             "start",
         )  # fmt: skip
+
+    @property
+    def log(self) -> Path:
+        """The server's log: with log_connections, one line per connection with its application_name."""
+        return self.data_dir / "server.log"
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w", "stop", check=False)

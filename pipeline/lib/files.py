@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import uuid
 from pathlib import Path
+
+_held_locks: dict[Path, int] = {}
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -26,3 +29,25 @@ def read_json(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+def hold_exclusive(path: Path) -> str | None:
+    """Take an exclusive lock on ``path`` for the rest of this process (forked children share it).
+
+    Returns None when this process holds it, else what the holder wrote there (its pid). The lock goes
+    with the process, however it ends: a killed run never leaves it behind.
+    """
+    if path in _held_locks:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        return holder
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    _held_locks[path] = fd
+    return None

@@ -7,7 +7,7 @@ values and a reason code from ``REJECT_REASONS``. Every data row lands in exactl
 Cells are typed here, never by the reader: fastexcel's numeric dtypes turn ``"abc"`` into null and
 ``2.5`` into ``2``, and polars' inference turns every ``C...`` invoice into null.
 
-Rules, each tested in ``tests/unit/test_lines.py`` and stated in README ("Dates and numbers"):
+Rules, each tested in ``tests/unit/test_rules_dates_numbers.py`` and stated in README ("Dates and numbers"):
 - integers (quantity, customer id) are exact: ``17850``, ``17850.0`` and ``+6`` are read, ``2.5`` is
   rejected, and a value beyond the range the star schema holds is rejected, never rounded;
 - money has at most three decimals (checked on all 541,909 lines of the source) and the line amount
@@ -28,9 +28,10 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.lib.readers import RAW_COLUMNS, RawSource, read_source
+from pipeline.lib.readers import RAW_COLUMNS, RawSource, SourceFormatError, read_source
 from pipeline.lib.rules import (
     MAX_AMOUNT,
+    MAX_PRICE_DIGITS,
     MAX_QUANTITY,
     PRICE_SCALE,
     REJECT_REASONS,
@@ -102,7 +103,14 @@ def _integer(text: pl.Expr) -> pl.Expr:
 
 
 def _decimal_point(text: pl.Expr, decimal_comma: bool) -> pl.Expr:
-    return text.str.replace(",", ".", literal=True) if decimal_comma else text
+    """With a decimal comma (semicolon CSV), ``1.234,5`` is 1234.5 and ``1,5`` is 1.5; a lone dot
+    (``1.5``: a thousands separator or a decimal point?) is not read at all, so the row is rejected."""
+    if not decimal_comma:
+        return text
+    plain = text.str.contains(r"^[+-]?\d+(,\d*)?$")
+    grouped = text.str.contains(r"^[+-]?\d{1,3}(\.\d{3})+(,\d*)?$")
+    read = text.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+    return pl.when(plain | grouped).then(read).otherwise(pl.lit("unreadable: ") + text)
 
 
 def _slash_order(dates: pl.Series, rules: ConversionRules) -> tuple[str | None, str]:
@@ -220,7 +228,11 @@ def type_lines(source: RawSource, rules: ConversionRules) -> tuple[pl.DataFrame,
     quantity = _integer(_decimal_point(pl.col("_quantity"), source.decimal_comma))
     customer = _integer(_decimal_point(pl.col("_customer_id"), source.decimal_comma))
     price_text = _decimal_point(pl.col("_unit_price"), source.decimal_comma).str.strip_prefix("+")
-    price = pl.when(price_text.str.contains(_PRICE)).then(price_text.str.to_decimal(scale=PRICE_SCALE))
+    price_ok = price_text.str.contains(_PRICE)
+    # decimal(18,3) holds 15 digits before the point: a longer price is out of range, and is caught on
+    # the text, before any arithmetic on it could overflow.
+    price_fits = price_text.str.contains(rf"^[+-]?0*\d{{0,{MAX_PRICE_DIGITS}}}(\.|$)")
+    price = pl.when(price_ok & price_fits).then(price_text.str.to_decimal(scale=PRICE_SCALE))
     amount_fits = (quantity.cast(pl.Int128) * (price * 1000).cast(pl.Int128)).abs() < MAX_AMOUNT * 1000
     earliest = dt.datetime.combine(rules.earliest_invoice_date, dt.time())
     after_latest = dt.datetime.combine(rules.latest_invoice_date + dt.timedelta(days=1), dt.time())
@@ -239,7 +251,8 @@ def type_lines(source: RawSource, rules: ConversionRules) -> tuple[pl.DataFrame,
         .when(timestamp.is_null()).then(pl.lit("invalid_invoice_date"))
         .when((timestamp < earliest) | (timestamp >= after_latest)).then(pl.lit("invoice_date_out_of_range"))
         .when(pl.col("_unit_price").is_null()).then(pl.lit("missing_unit_price"))
-        .when(price.is_null()).then(pl.lit("invalid_unit_price"))
+        .when(~price_ok).then(pl.lit("invalid_unit_price"))
+        .when(~price_fits).then(pl.lit("unit_price_out_of_range"))
         .when(~amount_fits).then(pl.lit("line_amount_out_of_range"))
         .when(pl.col("_customer_id").is_not_null() & customer.is_null()).then(pl.lit("invalid_customer_id"))
         .when(pl.col("_country").is_null()).then(pl.lit("missing_country"))
@@ -256,8 +269,6 @@ def type_lines(source: RawSource, rules: ConversionRules) -> tuple[pl.DataFrame,
 
 def read_export(path: Path, sha256: str, rules: ConversionRules | None = None) -> ExportContents:
     """Read every sheet of ``path`` and type its rows; raise when the file as a whole is unusable."""
-    from pipeline.lib.readers import SourceFormatError
-
     path = Path(path)
     rules = rules or ConversionRules()
     try:
@@ -307,12 +318,12 @@ def check_reject_share(contents: ExportContents, path: Path, max_share: float, e
     rows with their raw values, so the cause is visible without opening the lake.
     """
     data_rejects = contents.rejects.filter(pl.col("reason_code") != "blank_row")
-    rows = contents.source_rows
+    rows = contents.source_rows - (contents.rejects.height - data_rejects.height)
     if rows == 0 or data_rejects.height / rows <= max_share:
         return
     counts = data_rejects.group_by("reason_code").len().sort("len", descending=True).rows()
     lines = [
-        f"{path}: {data_rejects.height:,} of {rows:,} rows ({data_rejects.height / rows:.1%}) "
+        f"{path}: {data_rejects.height:,} of {rows:,} rows with data ({data_rejects.height / rows:.1%}) "
         "cannot be typed, "
         f"above [pipeline] max_reject_share = {max_share:.1%}. Nothing was converted or published.",
         *(f"  {reason}: {n:,} rows ({REJECT_REASONS.get(reason, '')})" for reason, n in counts),

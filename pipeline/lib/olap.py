@@ -243,9 +243,10 @@ def publish(
     seconds: dict[str, float] = {}
     started = time.monotonic()
     with _lost_connection_is_a_publish_error(dsn), connect(dsn) as conn:
-        conn.execute(LEDGER_DDL)
-        # One publisher at a time per database; a second one waits here.
+        # One publisher at a time per database; a second one waits here. The ledger's DDL comes after:
+        # "create ... if not exists" run by two sessions at once can collide in the catalog.
         take_publish_lock(conn)
+        conn.execute(LEDGER_DDL)
         live = conn.execute(
             f"select published_version, warehouse_version from {META_SCHEMA}.publish_ledger "
             "where status = 'live'"
@@ -519,8 +520,8 @@ def restore_previous(dsn: str, lock_timeout_ms: int = 5000) -> int:
     The version being replaced is marked 'rolled_back'. The next pipeline run publishes anew.
     """
     with connect(dsn) as conn:
-        conn.execute(LEDGER_DDL)
         take_publish_lock(conn)
+        conn.execute(LEDGER_DDL)
         live = conn.execute(
             f"select published_version from {META_SCHEMA}.publish_ledger where status = 'live'"
         ).fetchone()
@@ -576,7 +577,7 @@ def verify_with_dbt_postgres(
         "PGUSER": str(parts.get("user", "postgres")),
         "PGDATABASE": str(parts.get("dbname", parts.get("user", "postgres"))),
         "DBT_ENV_SECRET_PGPASSWORD": str(parts.get("password", "")),
-        # dbt-postgres's profile has no application_name; libpq reads it from here.
+        # dbt/olap/profiles.yml passes it on as dbt-postgres's application_name.
         "PGAPPNAME": APPLICATION_NAME,
         "PIPELINE_BI_ROLE": bi_role or "analytics_reader",
         "PIPELINE_EXPECTED_SOURCE_ROWS": str(expected_source_rows),

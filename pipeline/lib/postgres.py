@@ -45,6 +45,8 @@ _PERMANENT = (
     (r"permission denied|must be owner|InsufficientPrivilege", "a privilege is missing (README: Running "
      "against your PostgreSQL)."),
     (r"certificate|SSL error|sslmode", "TLS failed: check sslmode and the server's certificate."),
+    (r"invalid connection option|missing \"=\"|invalid URI|invalid integer value|invalid (port|sslmode)",
+     "the DSN is malformed: check PIPELINE_PG_DSN."),
 )  # fmt: skip
 
 
@@ -56,31 +58,38 @@ class PostgresUnavailable(RuntimeError):
         self.retryable = retryable
 
 
+# A keyword DSN's password, quoted ('a b') or not; and a URI's password given as a query parameter.
+_KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
+_QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*")
+
+
 def redact(dsn: str) -> str:
     """The DSN without its password, for logs and messages."""
-    if "://" in dsn:
-        parts = urlsplit(dsn)
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            return urlunsplit(parts._replace(netloc=netloc))
-        return dsn
-    return re.sub(r"password\s*=\s*\S+", "password=***", dsn)
+    if "://" not in dsn:
+        return _KEYWORD_PASSWORD.sub(r"\1***", dsn)
+    parts = urlsplit(dsn)
+    if parts.password:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+    return urlunsplit(parts._replace(query=_QUERY_PASSWORD.sub(r"\1***", parts.query)))
 
 
 def scrub(text: str, dsn: str) -> str:
     """``text`` without the DSN's password, wherever a library quoted it."""
-    password = _password(dsn)
     text = text.replace(dsn, redact(dsn))
+    password = _password(dsn)
     if password:
         text = text.replace(password, "***")
-    return re.sub(r"(password\s*=\s*)\S+", r"\1***", text)
+    return _KEYWORD_PASSWORD.sub(r"\1***", text)
 
 
 def _password(dsn: str) -> str:
-    if "://" in dsn:
-        return urlsplit(dsn).password or ""
-    match = re.search(r"password\s*=\s*(\S+)", dsn)
-    return match.group(1) if match else ""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        return str(conninfo_to_dict(dsn).get("password") or "")
+    except Exception:  # a malformed DSN: what the patterns find
+        match = _KEYWORD_PASSWORD.search(dsn)
+        return match.group(2).strip("'") if match else ""
 
 
 def with_libpq_options(dsn: str, **options) -> str:
@@ -106,7 +115,7 @@ def describe_failure(err: BaseException, dsn: str, doing: str = "connect to") ->
     for pattern, advice in _PERMANENT:
         if re.search(pattern, first, re.IGNORECASE):
             return PostgresUnavailable(
-                f"cannot {doing} PostgreSQL at {redact(dsn)}: {cause}; {advice}.", False
+                f"cannot {doing} PostgreSQL at {redact(dsn)}: {cause}; {advice}", False
             )
     if re.search(r"Connection refused", first):
         advice = "nothing listens there: is the server running, with this host and port?"
@@ -124,7 +133,7 @@ def connect(dsn: str, autocommit: bool = True, quick: bool = False) -> Iterator:
 
     try:
         conn = psycopg.connect(dsn, autocommit=autocommit, **(QUICK_OPTIONS if quick else CONNECT_OPTIONS))
-    except psycopg.OperationalError as err:
+    except psycopg.Error as err:  # OperationalError, and ProgrammingError for a malformed DSN
         raise describe_failure(err, dsn) from None
     try:
         yield conn
@@ -235,13 +244,12 @@ def preflight(dsn: str, bi_role: str) -> Preflight:
                 "rolsuper, rolcreaterole, has_database_privilege(current_database(), 'CREATE') "
                 "from pg_roles where rolname = current_user"
             ).fetchone()
-            owned = {
-                name: owner
-                for name, owner in conn.execute(
-                    "select nspname, pg_get_userbyid(nspowner) from pg_namespace where nspname = any(%s)",
-                    ([LIVE_SCHEMA, META_SCHEMA],),
-                ).fetchall()
-            }
+            # Schemas the pipeline will alter but does not own, directly or through a group role.
+            foreign = conn.execute(
+                "select nspname, pg_get_userbyid(nspowner) from pg_namespace "
+                "where nspname = any(%s) and not pg_has_role(current_user, nspowner, 'USAGE')",
+                ([LIVE_SCHEMA, META_SCHEMA],),
+            ).fetchall()
             role_exists = (
                 bool(bi_role)
                 and conn.execute("select 1 from pg_roles where rolname = %s", (bi_role,)).fetchone()
@@ -257,8 +265,8 @@ def preflight(dsn: str, bi_role: str) -> Preflight:
             f"the role {user} may not create schemas in database {database}: "
             f"GRANT CREATE ON DATABASE {_ident(database)} TO {_ident(user)};"
         )
-    for schema, owner in owned.items():
-        if owner != user and not superuser:
+    for schema, owner in foreign:
+        if not superuser:
             missing.append(
                 f"schema {schema} belongs to {owner}, not {user}: "
                 f"ALTER SCHEMA {schema} OWNER TO {_ident(user)};"

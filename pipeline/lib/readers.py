@@ -15,6 +15,7 @@ import codecs
 import csv
 import difflib
 import io
+import itertools
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,7 +176,7 @@ def sniff(path: Path) -> str:
         raise SourceFormatError(f"{path}: gzip-compressed data. Unpack it first (gunzip).")
     if head.startswith(b"PAR1"):
         raise SourceFormatError(f"{path}: a Parquet file, not an export. Pass the .xlsx or .csv export.")
-    if b"<html" in lowered or b"<!doctype" in lowered:
+    if lowered.lstrip().startswith((b"<html", b"<!doctype", b"<?xml", b"<head")):
         raise SourceFormatError(
             f"{path}: an HTML page, not an export. A download that saved an error page looks like this: "
             "fetch the file again."
@@ -316,27 +317,35 @@ def _decode(path: Path, data: bytes) -> tuple[str, str]:
         ) from None
 
 
+def _head_records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    """The first records of the file, each with the line it ends on (a quoted cell may span lines)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return [(reader.line_num, record) for record in itertools.islice(reader, HEADER_SEARCH_ROWS)]
+
+
 def _read_csv(path: Path) -> RawSource:
     text, encoding = _decode(path, path.read_bytes())
-    head_lines = text.splitlines()[:HEADER_SEARCH_ROWS]
     found = None
-    for delimiter in CSV_DELIMITERS:
-        rows = list(csv.reader(head_lines, delimiter=delimiter))
-        if (header := _find_header(rows)) is not None:
-            found = (delimiter, *header, len(rows[header[0]]))
+    heads = {delimiter: _head_records(text, delimiter) for delimiter in CSV_DELIMITERS}
+    for delimiter, head in heads.items():
+        if (header := _find_header([record for _, record in head])) is not None:
+            index = header[0]
+            header_end = head[index][0]
+            header_line = head[index - 1][0] + 1 if index else 1
+            found = (delimiter, *header, len(head[index][1]), header_end, header_line)
             break
     if found is None:
-        first = next((line for line in head_lines if line.strip()), "")
-        for line in head_lines:
-            cells = next(csv.reader([line], delimiter=max(CSV_DELIMITERS, key=line.count)), [])
-            if _looks_like_data_sheet(cells):
-                raise SourceFormatError(describe_header_problem(f"{path}", cells))
+        for head in heads.values():
+            for _, cells in head:
+                if _looks_like_data_sheet(cells):
+                    raise SourceFormatError(describe_header_problem(f"{path}", cells))
+        first = next((line for line in text[:4096].splitlines() if line.strip()), "")
         raise SourceFormatError(
             f"{path}: not an Online Retail export: no line among the first {HEADER_SEARCH_ROWS} holds its "
             f"header (first line: {first[:120]!r}). Expected the columns {', '.join(ONLINE_RETAIL)} "
             f"or {', '.join(ONLINE_RETAIL_II)}."
         )
-    delimiter, index, format_name, positions, note, width = found
+    delimiter, index, format_name, positions, note, width, header_end, header_line = found
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     # Records are gathered in chunks and each chunk becomes a polars frame: Python lists of strings
     # took 0.8 GB for the 541,909 lines of the UCI data, polars' columns a tenth of that.
@@ -356,7 +365,7 @@ def _read_csv(path: Path) -> RawSource:
     for record in reader:
         start = previous_end + 1  # a quoted field may span lines: a record starts after the last one
         previous_end = reader.line_num
-        if start <= index + 1:
+        if previous_end <= header_end:  # title lines and the header
             continue
         if not any(cell.strip() for cell in record):
             record = []
@@ -380,6 +389,6 @@ def _read_csv(path: Path) -> RawSource:
     if frame.height == 0:
         raise SourceFormatError(f"{path}: the file has a header but no data lines")
     if index:
-        note = "; ".join(filter(None, [f"header on line {index + 1}, below {index} title lines", note]))
-    sheet = RawSheet("csv", format_name, frame, index + 1, note)
+        note = "; ".join(filter(None, [f"header on line {header_line}, below {index} title lines", note]))
+    sheet = RawSheet("csv", format_name, frame, header_line, note)
     return RawSource("csv", [sheet], decimal_comma=delimiter == ";", encoding=encoding, delimiter=delimiter)

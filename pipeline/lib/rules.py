@@ -10,8 +10,10 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 
 PRICE_SCALE = 3
-# decimal(18,3) holds values below 10^15; the line amount (quantity x price) must fit too.
+# decimal(18,3) holds values below 10^15 (15 digits before the point): the unit price and the line
+# amount (quantity x price) must fit.
 MAX_AMOUNT = 10**15
+MAX_PRICE_DIGITS = 15
 # Quantities are summed per invoice, month and product into bigint columns: a bound far above any real
 # order keeps every such sum inside bigint, so no later stage can fail on an accepted line.
 MAX_QUANTITY = 10**9
@@ -33,6 +35,7 @@ REJECT_REASONS = {
     "latest_invoice_date",
     "missing_unit_price": "no unit price",
     "invalid_unit_price": "the unit price is not a number with at most three decimals",
+    "unit_price_out_of_range": "the unit price does not fit decimal(18,3)",
     "line_amount_out_of_range": "quantity x unit price does not fit decimal(18,3)",
     "invalid_customer_id": "the customer id is not a whole number",
     "missing_country": "no country",

@@ -30,11 +30,11 @@ def unresolvable_host():
 
 def test_unreachable_source_fails_at_once_with_one_short_message(tmp_path, run_pipeline, unresolvable_host):
     started = time.monotonic()
-    run = run_pipeline("--source", OFFLINE_SOURCE)  # the repo's luigi.cfg: 5 download tries, 3 task tries
+    run = run_pipeline("--source", OFFLINE_SOURCE)  # the repo's luigi.cfg: up to 5 download tries
     elapsed = time.monotonic() - started
 
     assert run.returncode == 30, run.output
-    # Retries would take over a minute (Luigi's 30 s retry delay alone); this is Luigi's start-up.
+    # Retrying a host that does not resolve would take over a minute; this is Luigi's start-up.
     assert elapsed < 30, f"{elapsed:.1f} s"
     assert run.output.count(f"cannot resolve the host name '{unresolvable_host}'") == 1, run.output
     assert "make run SOURCE=/path/to/file.xlsx" in run.output and "--source PATH" in run.output

@@ -54,9 +54,16 @@ def timed(run_pipeline, *args, env):
 def test_full_run_as_a_least_privileged_role_then_the_bi_role_reads(
     server, fresh_db, small_workbook, run_pipeline, tmp_path
 ):
+    log_before = server.log.stat().st_size
     run = run_pipeline("--source", str(small_workbook), env={"PIPELINE_PG_DSN": fresh_db})
 
     assert run.returncode == 0, run.output
+    # Every connection of the run, dbt-postgres's and DuckDB's included, says who it is.
+    with open(server.log, encoding="utf-8", errors="replace") as log:
+        log.seek(log_before)
+        logins = [line for line in log if "connection authorized: user=etl" in line]
+    unnamed = [line for line in logins if "application_name=online-retail-pipeline" not in line]
+    assert len(logins) >= 4 and unnamed == []
     expected = expected_from_workbook(small_workbook)
     assert server.sql("select count(*) from analytics.fct_sales", fresh_db) == [(expected["fact_rows"],)]
     # A BI login that is granted the read-only role sees analytics, not the ledger.
@@ -66,9 +73,6 @@ def test_full_run_as_a_least_privileged_role_then_the_bi_role_reads(
     assert server.sql("select count(*) from analytics.dim_country", alice)[0][0] > 0
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         server.sql("select * from pipeline_meta.publish_ledger", alice)
-    # dbt-postgres and the publish said who they are.
-    names = server.sql("select application_name from pg_stat_activity where usename = 'etl'", fresh_db)
-    assert all(name in ("online-retail-pipeline", "") for (name,) in names)
     # The password appears in no log, report, marker or ledger row.
     data = tmp_path / "data"
     leaks = [p for p in data.rglob("*") if p.is_file() and p.suffix in {".log", ".json", ".html", ".txt"}
@@ -205,3 +209,37 @@ def test_two_pipelines_in_two_data_dirs_publish_into_one_database_at_once(
     # The same exports give the same warehouse version in both data directories: published once.
     versions = server.sql("select warehouse_version, status from pipeline_meta.publish_ledger", fresh_db)
     assert len(versions) == 1 and versions[0][1] == "live", versions
+
+
+def test_a_server_back_within_the_retry_window_lets_the_same_run_succeed(
+    server, fresh_db, small_workbook, run_pipeline, tmp_path
+):
+    marker = tmp_path / "at-copy"
+    proc = subprocess.Popen(
+        [*run_pipeline.command, "--source", str(small_workbook)],
+        cwd=tmp_path,
+        env={
+            **run_pipeline.env,
+            "PIPELINE_PG_DSN": fresh_db,
+            "PIPELINE_FAULT_PAUSE": "copy",
+            "PIPELINE_FAULT_MARKER": str(marker),
+            "PIPELINE_FAULT_PAUSE_SECONDS": "2",
+        },  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_until(marker.exists, 120, "the publish reaching the copy")
+        server.stop("immediate")
+        time.sleep(3)  # the paused copy resumes against a stopped server and fails
+        server.start()  # back before the publish's retry, 5 s later
+        output, _ = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    assert proc.returncode == 0, output
+    assert "publish try 1/3 failed" in output
+    assert server.sql("select status from pipeline_meta.publish_ledger", fresh_db) == [("live",)]

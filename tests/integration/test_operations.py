@@ -206,3 +206,37 @@ def test_docker_compose_wires_postgres_luigid_and_the_pipeline():
 
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
     assert "pip install" in dockerfile and "luigi" in dockerfile
+
+
+def test_a_second_run_in_the_same_data_dir_is_refused_whatever_its_command_line(
+    tmp_path, run_pipeline, pg_dsn
+):
+    import signal
+
+    from dba_postgres import wait_until
+
+    first = write_workbook(tmp_path / "in" / "first.xlsx", SMALL_ROWS)
+    second = write_workbook(tmp_path / "in" / "second.xlsx", SMALL_ROWS[:3])
+    marker = tmp_path / "first-at-copy"
+    env = run_pipeline.env | {"PIPELINE_PG_DSN": pg_dsn}
+    holder = subprocess.Popen(
+        [*run_pipeline.command, "--source", str(first)],
+        cwd=tmp_path,
+        env=env | {"PIPELINE_FAULT_PAUSE": "copy", "PIPELINE_FAULT_MARKER": str(marker)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_until(marker.exists, 120, "the first run reaching its publish")
+        started = time.monotonic()
+        run = run_pipeline("--source", str(second), env={"PIPELINE_PG_DSN": pg_dsn})
+        seconds = time.monotonic() - started
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+
+    assert run.returncode == 35 and seconds < 20, (seconds, run.output)
+    assert f"another pipeline run (pid {holder.pid}) is working in {tmp_path / 'data'}" in run.output
+    # The lock went with the killed run: the next run works.
+    assert run_pipeline("--source", str(second), env={"PIPELINE_PG_DSN": pg_dsn}).returncode == 0

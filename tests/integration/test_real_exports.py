@@ -81,7 +81,7 @@ def test_day_first_export_fails_before_dbt_with_counts_and_rows_then_converts_wi
     run = run_pipeline("--source", str(book), env=env)
 
     assert run.returncode != 0
-    assert "uk dates.xlsx: 12 of 12 rows (100.0%) cannot be typed" in run.output
+    assert "uk dates.xlsx: 12 of 12 rows with data (100.0%) cannot be typed" in run.output
     assert "day_first_invoice_date: 12 rows" in run.output
     assert "row 2: day_first_invoice_date: invoice_no='536365'" in run.output
     assert not lake_files(tmp_path)
@@ -108,7 +108,7 @@ def test_unrepresentable_and_implausible_values_are_quarantined_below_the_thresh
     env = {"PIPELINE_PG_DSN": pg_dsn}
 
     refused = run_pipeline("--source", str(book), env=env)
-    assert refused.returncode != 0 and "3 of 14 rows (21.4%) cannot be typed" in refused.output
+    assert refused.returncode != 0 and "3 of 14 rows with data (21.4%) cannot be typed" in refused.output
 
     run = run_pipeline("--source", str(book), "--pipeline-max-reject-share", "0.25", env=env)
 

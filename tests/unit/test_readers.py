@@ -65,6 +65,34 @@ def test_semicolon_csv_with_decimal_commas_title_lines_and_a_lower_case_header(t
     assert any("'invoice' as Invoice" in n and "'customer id' as Customer ID" in n for n in got.notes)
 
 
+def test_semicolon_csv_reads_thousands_separators_and_refuses_a_lone_dot(tmp_path):
+    header = CSV_HEADER.replace(",", ";")
+    lines = [
+        "536365;85123A;HEART;1.000;2010-12-01 08:26;1.234,5;17850;United Kingdom",
+        "536365;85123A;HEART;1.5;2010-12-01 08:26;2,55;17850;United Kingdom",
+        "536365;85123A;HEART;6;2010-12-01 08:26;2.55;17850;United Kingdom",
+    ]
+    got = read_export(write_csv(tmp_path / "de.csv", lines, header=header), "sha")
+
+    assert got.lines.select("quantity", "unit_price").rows() == [(1000, Decimal("1234.500"))]
+    assert got.rejects.select("source_row", "reason_code").rows() == [
+        (3, "invalid_quantity"),
+        (4, "invalid_unit_price"),
+    ]
+
+
+def test_header_is_found_below_title_lines_with_form_feeds_and_quoted_line_breaks(tmp_path):
+    title = 'Report\x0cpage 1\n"Online Retail,\nall invoices"\n'
+    path = tmp_path / "titled.csv"
+    path.write_text(title + CSV_HEADER + "\n" + CSV_LINES[0] + "\n" + CSV_LINES[2] + "\n")
+
+    got = read_export(path, "sha")
+
+    assert (got.lines.height, got.rejects.height) == (2, 0)
+    assert got.lines["source_row"].to_list() == [5, 6]
+    assert any("header on line 4, below 2 title lines" in n for n in got.notes)
+
+
 def test_csv_line_numbers_count_quoted_line_breaks_and_blank_lines(tmp_path):
     lines = [
         CSV_LINES[0],

@@ -114,6 +114,7 @@ def test_integers_are_exact_or_rejected_never_rounded(tmp_path):
         (*GOOD[:3], "2.5", *GOOD[4:]),
         (*GOOD[:3], "99999999999999999999", *GOOD[4:]),
         (*GOOD[:6], "17850.5", GOOD[7]),
+        (*GOOD[:6], "9007199254740993", GOOD[7]),  # customer ids are not bounded: exact, not ...992
     ]
     got = read_rows(tmp_path, rows, ConversionRules())
     assert reasons(got) == [
@@ -122,10 +123,12 @@ def test_integers_are_exact_or_rejected_never_rounded(tmp_path):
         "invalid_quantity",
         "invalid_quantity",
         "invalid_customer_id",
+        None,
     ]
     assert got.rejects.sort("source_row")["raw_quantity"][0] == "9007199254740993"
-    line = got.lines.row(0, named=True)
-    assert (line["quantity"], line["customer_id"]) == (6, 17850)
+    lines = got.lines.sort("source_row")
+    assert (lines["quantity"][0], lines["customer_id"][0]) == (6, 17850)
+    assert lines["customer_id"][1] == 9007199254740993
 
 
 def test_money_is_exact_and_must_fit_the_star_schema(tmp_path):
@@ -135,6 +138,8 @@ def test_money_is_exact_and_must_fit_the_star_schema(tmp_path):
         (*GOOD[:3], 999_999_999, GOOD[4], "999999.999", *GOOD[6:]),  # 10^15 - a little: fits
         (*GOOD[:3], 10**6, GOOD[4], 10**9, *GOOD[6:]),  # exactly 10^15: does not
         (*GOOD[:3], 10**15, *GOOD[4:]),
+        (*GOOD[:3], 0, GOOD[4], "9999999999999999.5", *GOOD[6:]),  # amount 0, price beyond decimal(18,3)
+        (*GOOD[:5], "99999999999999999999999999999999999.5", *GOOD[6:]),  # beyond any decimal arithmetic
     ]
     got = read_rows(tmp_path, rows)
     assert reasons(got) == [
@@ -143,6 +148,8 @@ def test_money_is_exact_and_must_fit_the_star_schema(tmp_path):
         None,
         "line_amount_out_of_range",
         "quantity_out_of_range",
+        "unit_price_out_of_range",
+        "unit_price_out_of_range",
     ]
     assert got.lines.sort("source_row")["unit_price"].to_list() == [Decimal("2.550"), Decimal("999999.999")]
 
@@ -158,7 +165,8 @@ def test_every_reason_is_declared_and_the_threshold_names_counts_and_rows(tmp_pa
         check_reject_share(got, book, max_share=0.5)
     message = str(err.value)
     assert (
-        "half.xlsx: 3 of 4 rows (75.0%) cannot be typed, above [pipeline] max_reject_share = 50.0%" in message
+        "half.xlsx: 3 of 4 rows with data (75.0%) cannot be typed, above [pipeline] max_reject_share = 50.0%"
+        in message
     )
     assert "day_first_invoice_date: 2 rows" in message and "invalid_quantity: 1 rows" in message
     assert (
@@ -166,10 +174,15 @@ def test_every_reason_is_declared_and_the_threshold_names_counts_and_rows(tmp_pa
     )
 
 
-def test_blank_rows_do_not_count_towards_the_threshold(tmp_path):
+def test_blank_rows_count_neither_as_rejects_nor_as_rows_of_the_share(tmp_path):
     got = read_rows(tmp_path, [GOOD, (None,) * 8, (None,) * 8, GOOD])
     assert reasons(got) == [None, "blank_row", "blank_row", None]
     check_reject_share(got, tmp_path / "book.xlsx", max_share=0.0)
+
+    # 1 of 3 rows with data is rejected (33 %), however many blank rows stand between them.
+    got = read_rows(tmp_path, [GOOD, GOOD, (*GOOD[:3], "x", *GOOD[4:]), *[(None,) * 8] * 6, GOOD])
+    with pytest.raises(ConversionError, match=r"1 of 4 rows with data \(25.0%\)"):
+        check_reject_share(got, tmp_path / "book.xlsx", max_share=0.2)
 
 
 def test_lake_schema_types(tmp_path):

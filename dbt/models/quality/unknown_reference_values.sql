@@ -86,8 +86,8 @@ final as (
         cast(unioned.value_kind as varchar) as value_kind,
         cast(unioned.value as varchar) as value,
         cast(unioned.line_count as bigint) as line_count,
-        cast(unioned.line_amount as decimal(18, 3)) as line_amount,
-        cast(unioned.absolute_amount as decimal(18, 3)) as absolute_amount,
+        cast(unioned.line_amount as decimal(38, 3)) as line_amount,
+        cast(unioned.absolute_amount as decimal(38, 3)) as absolute_amount,
         cast(100.0 * unioned.line_count / totals.total_line_count as double) as line_percent,
         cast(
             case
