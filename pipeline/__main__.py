@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         print(postgres_dsn(settings))
         return 0
     if args.command == "restore-previous":
-        from pipeline.lib.olap import PublishError, restore_previous
+        from pipeline.lib.publish import PublishError, restore_previous
 
         try:
             version = restore_previous(postgres_dsn(settings), settings.publish_lock_timeout_ms)

@@ -365,8 +365,8 @@ class PublishToPostgres(luigi.Task):
         return PublishedVersion(warehouse_version(load_settings(), self.source))
 
     def run(self):
-        from pipeline.lib.olap import publish
         from pipeline.lib.postgres import redact, retry_transient
+        from pipeline.lib.publish import publish
 
         settings = load_settings()
         build = read_json(Path(self.input().path))
@@ -432,7 +432,7 @@ class VerifyPostgres(luigi.Task):
         return bool(marker) and version is not None and marker.get("warehouse_version") == version
 
     def run(self):
-        from pipeline.lib.olap import verify_with_dbt_postgres
+        from pipeline.lib.verify import verify_with_dbt_postgres
 
         settings = load_settings()
         build = read_json(settings.warehouse_dir / "retail.build.json")

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from pipeline.lib.olap import PublishError, publish
 from pipeline.lib.postgres import PostgresUnavailable
+from pipeline.lib.publish import PublishError, publish
 
 args = json.loads(sys.argv[1])
 try:

@@ -20,8 +20,8 @@ import psycopg
 import pytest
 from helpers import SMALL_ROWS, write_workbook
 
-from pipeline.lib.olap import PublishError, publish, restore_previous
 from pipeline.lib.postgres import PostgresUnavailable
+from pipeline.lib.publish import PublishError, publish, restore_previous
 from pipeline.synth import write_workbooks
 
 pytestmark = pytest.mark.integration

@@ -94,7 +94,7 @@ def test_verification_fails_when_a_live_table_lost_a_key(tmp_path, run_pipeline,
     # dbt-postgres does not re-scan keys that PostgreSQL enforces; it checks they are enforced.
     from pipeline.config import REPO_ROOT
     from pipeline.lib.dbt import DbtBuildError
-    from pipeline.lib.olap import verify_with_dbt_postgres
+    from pipeline.lib.verify import verify_with_dbt_postgres
 
     book = write_workbook(tmp_path / "in" / "Online Retail.xlsx", SMALL_ROWS)
     assert run_pipeline("--source", str(book), env={"PIPELINE_PG_DSN": pg_dsn}).returncode == 0

@@ -22,11 +22,10 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.lib.postgres import (
-    APPLICATION_NAME,
     CONNECT_OPTIONS,
     LIVE_SCHEMA,
     META_SCHEMA,
@@ -37,6 +36,14 @@ from pipeline.lib.postgres import (
     scrub,
     take_publish_lock,
     with_libpq_options,
+)
+from pipeline.lib.specs import (
+    PG_CATALOG_NAMES,
+    TableSpec,
+    pg_type,
+    quote_ident,
+    quote_literal,
+    read_table_specs,
 )
 
 LEDGER_DDL = f"""
@@ -66,79 +73,6 @@ alter table {META_SCHEMA}.publish_ledger add constraint publish_ledger_status_ch
 
 class PublishError(RuntimeError):
     pass
-
-
-# ---------------------------------------------------------------------------------------------
-# What to publish: read from the dbt manifest, so the dbt YAML stays the one place that defines it.
-
-
-@dataclass
-class TableSpec:
-    name: str
-    description: str
-    columns: dict[str, str] = field(default_factory=dict)  # name -> description
-    contract_types: dict[str, str] = field(default_factory=dict)  # name -> dbt data_type
-    primary_key: list[str] = field(default_factory=list)
-    not_null: set[str] = field(default_factory=set)
-    foreign_keys: list[tuple[str, str, str]] = field(default_factory=list)  # column, table, column
-
-
-def read_table_specs(manifest_path: Path, folders: tuple[str, ...]) -> list[TableSpec]:
-    manifest = json.loads(manifest_path.read_text())
-    specs: dict[str, TableSpec] = {}
-    for node in manifest["nodes"].values():
-        if node["resource_type"] != "model" or node["fqn"][1] not in folders:
-            continue
-        spec = TableSpec(node["name"], node.get("description", "").strip())
-        for col in node["columns"].values():
-            spec.columns[col["name"]] = col.get("description", "").strip()
-            if col.get("data_type"):
-                spec.contract_types[col["name"]] = col["data_type"]
-            # The key is declared in meta (see dbt/models/marts/_marts__models.yml for why).
-            if col.get("config", {}).get("meta", {}).get("primary_key"):
-                spec.primary_key.append(col["name"])
-            if any(c["type"] == "not_null" for c in col.get("constraints", [])):
-                spec.not_null.add(col["name"])
-        specs[node["unique_id"]] = spec
-    for node in manifest["nodes"].values():
-        meta = node.get("test_metadata") or {}
-        if node["resource_type"] != "test" or meta.get("name") != "relationships":
-            continue
-        parent = specs.get(node.get("attached_node") or "")
-        kwargs = meta.get("kwargs", {})
-        target = re.search(r"ref\('([^']+)'\)", kwargs.get("to", ""))
-        if parent and target:
-            parent.foreign_keys.append((node["column_name"], target.group(1), kwargs["field"]))
-    order = {"dim": 0, "fct": 1}
-    return sorted(specs.values(), key=lambda s: (order.get(s.name.split("_")[0], 2), s.name))
-
-
-def pg_type(duckdb_type: str) -> str:
-    t = duckdb_type.upper().replace(" ", "")
-    if t.startswith("DECIMAL"):
-        return t.replace("DECIMAL", "numeric")
-    return {
-        "VARCHAR": "text",
-        "BIGINT": "bigint",
-        "INTEGER": "integer",
-        "SMALLINT": "smallint",
-        "BOOLEAN": "boolean",
-        "DATE": "date",
-        "TIMESTAMP": "timestamp",
-        "DOUBLE": "double precision",
-        "HUGEINT": "numeric(38,0)",
-    }[t]
-
-
-def _q(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-# ---------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -179,9 +113,9 @@ class _DuckDBPostgres:
             duckdb_extensions.import_extension("postgres_scanner", con=self.con)
             self.con.execute("load postgres")
             self.con.execute(f"set pg_connection_limit = {int(max_connections)}")
-            self.con.execute(f"attach {_literal(str(warehouse_path))} as wh (read_only)")
+            self.con.execute(f"attach {quote_literal(str(warehouse_path))} as wh (read_only)")
             self.execute(
-                f"attach {_literal(with_libpq_options(dsn, **CONNECT_OPTIONS))} as pg (type postgres)"
+                f"attach {quote_literal(with_libpq_options(dsn, **CONNECT_OPTIONS))} as pg (type postgres)"
             )
         except Exception:
             self.close()
@@ -258,8 +192,8 @@ def publish(
         ).fetchone()[0]
         schema = f"{LIVE_SCHEMA}_v{version}"
         # A failed or killed earlier attempt at this version leaves its schema behind: start clean.
-        conn.execute(f"drop schema if exists {_q(schema)} cascade")
-        conn.execute(f"create schema {_q(schema)}")
+        conn.execute(f"drop schema if exists {quote_ident(schema)} cascade")
+        conn.execute(f"create schema {quote_ident(schema)}")
 
         duck = _DuckDBPostgres(warehouse_path, dsn, max_connections)
         try:
@@ -268,17 +202,17 @@ def publish(
                 if not columns_of[spec.name]:
                     raise PublishError(f"table {spec.name} is missing from {warehouse_path}")
                 ddl = ",\n    ".join(
-                    f"{_q(n)} {pg_type(t)}{' not null' if n in spec.not_null else ''}"
+                    f"{quote_ident(n)} {pg_type(t)}{' not null' if n in spec.not_null else ''}"
                     for n, t in columns_of[spec.name]
                 )
-                conn.execute(f"create table {_q(schema)}.{_q(spec.name)} (\n    {ddl}\n)")
+                conn.execute(f"create table {quote_ident(schema)}.{quote_ident(spec.name)} (\n    {ddl}\n)")
 
             t0 = time.monotonic()
             for i, spec in enumerate(specs):
-                cols = ", ".join(_q(n) for n, _ in columns_of[spec.name])
+                cols = ", ".join(quote_ident(n) for n, _ in columns_of[spec.name])
                 duck.execute(
-                    f"insert into pg.{_q(schema)}.{_q(spec.name)} ({cols}) "
-                    f"select {cols} from wh.main.{_q(spec.name)}"
+                    f"insert into pg.{quote_ident(schema)}.{quote_ident(spec.name)} ({cols}) "
+                    f"select {cols} from wh.main.{quote_ident(spec.name)}"
                 )
                 if i == 0:
                     fault_point("copy")
@@ -351,9 +285,11 @@ def _verify_against_warehouse(conn, duck, schema, specs, columns_of):
     rows, amounts = {}, {}
     for spec in specs:
         sums = _amount_columns(columns_of[spec.name])
-        select = ", ".join(["count(*)"] + [f"coalesce(sum({_q(c)}), 0)" for c in sums])
-        expected = duck.execute(f"select {select} from wh.main.{_q(spec.name)}").fetchone()
-        found = conn.execute(f"select {select} from {_q(schema)}.{_q(spec.name)}").fetchone()
+        select = ", ".join(["count(*)"] + [f"coalesce(sum({quote_ident(c)}), 0)" for c in sums])
+        expected = duck.execute(f"select {select} from wh.main.{quote_ident(spec.name)}").fetchone()
+        found = conn.execute(
+            f"select {select} from {quote_ident(schema)}.{quote_ident(spec.name)}"
+        ).fetchone()
         if tuple(expected) != tuple(found):
             raise PublishError(
                 f"{schema}.{spec.name} does not match the warehouse: expected rows and sums "
@@ -392,36 +328,37 @@ def _check_contract_types(conn, schema: str, specs: list[TableSpec]) -> None:
         )
 
 
-PG_CATALOG_NAMES = {
-    "character varying": "text",
-    "timestamp without time zone": "timestamp",
-    "double precision": "double precision",
-}
-
-
 def _add_keys_and_docs(conn, schema: str, specs: list[TableSpec]) -> None:
     published = {s.name for s in specs}
     for spec in specs:
-        table = f"{_q(schema)}.{_q(spec.name)}"
+        table = f"{quote_ident(schema)}.{quote_ident(spec.name)}"
         if spec.primary_key:
-            cols = ", ".join(_q(c) for c in spec.primary_key)
+            cols = ", ".join(quote_ident(c) for c in spec.primary_key)
             conn.execute(f"alter table {table} add primary key ({cols})")
     for spec in specs:
-        table = f"{_q(schema)}.{_q(spec.name)}"
+        table = f"{quote_ident(schema)}.{quote_ident(spec.name)}"
         for column, target, target_column in spec.foreign_keys:
             if target not in published:
                 continue
             conn.execute(
-                f"alter table {table} add foreign key ({_q(column)}) "
-                f"references {_q(schema)}.{_q(target)} ({_q(target_column)})"
+                f"alter table {table} add foreign key ({quote_ident(column)}) "
+                f"references {quote_ident(schema)}.{quote_ident(target)} ({quote_ident(target_column)})"
             )
-            conn.execute(f"create index on {table} ({_q(column)})")
-        if spec.description:
-            conn.execute(f"comment on table {table} is {_literal(spec.description)}")
-        for column, description in spec.columns.items():
-            if description:
-                conn.execute(f"comment on column {table}.{_q(column)} is {_literal(description)}")
+            conn.execute(f"create index on {table} ({quote_ident(column)})")
+        _comment_on(conn, "table", table, spec)
         conn.execute(f"analyze {table}")
+
+
+def _comment_on(conn, kind: str, relation: str, spec: TableSpec) -> None:
+    """The dbt docs of ``spec`` as PostgreSQL comments on ``relation`` (a ``table`` or ``view``) and its
+    columns, where BI tools show them."""
+    if spec.description:
+        conn.execute(f"comment on {kind} {relation} is {quote_literal(spec.description)}")
+    for column, description in spec.columns.items():
+        if description:
+            conn.execute(
+                f"comment on column {relation}.{quote_ident(column)} is {quote_literal(description)}"
+            )
 
 
 def _go_live(conn, schema, version, specs, columns_of, *, bi_role, lock_timeout_ms, attempts, ledger_row):
@@ -439,11 +376,7 @@ def _go_live(conn, schema, version, specs, columns_of, *, bi_role, lock_timeout_
                 conn.execute(f"create schema if not exists {LIVE_SCHEMA}")
                 for spec in specs:
                     view = _point_view_at(conn, schema, spec.name, [n for n, _ in columns_of[spec.name]])
-                    if spec.description:
-                        conn.execute(f"comment on view {view} is {_literal(spec.description)}")
-                    for column, description in spec.columns.items():
-                        if description:
-                            conn.execute(f"comment on column {view}.{_q(column)} is {_literal(description)}")
+                    _comment_on(conn, "view", view, spec)
                 if bi_role:
                     _grant_read_only(conn, bi_role)
                 conn.execute(
@@ -476,9 +409,11 @@ def _go_live(conn, schema, version, specs, columns_of, *, bi_role, lock_timeout_
 def _point_view_at(conn, schema: str, table: str, columns: list[str]) -> str:
     """(Re)point ``analytics.<table>`` at ``<schema>.<table>``; the view keeps its identity, so views
     built on it keep working. Returns the view's qualified name."""
-    view = f"{LIVE_SCHEMA}.{_q(table)}"
-    cols = ", ".join(_q(c) for c in columns)
-    conn.execute(f"create or replace view {view} as select {cols} from {_q(schema)}.{_q(table)}")
+    view = f"{LIVE_SCHEMA}.{quote_ident(table)}"
+    cols = ", ".join(quote_ident(c) for c in columns)
+    conn.execute(
+        f"create or replace view {view} as select {cols} from {quote_ident(schema)}.{quote_ident(table)}"
+    )
     return view
 
 
@@ -495,7 +430,7 @@ def _drop_old_versions(conn, keep: set[int], lock_timeout_ms: int) -> None:
         try:
             with conn.transaction():
                 conn.execute(f"set local lock_timeout = {int(lock_timeout_ms)}")
-                conn.execute(f"drop schema {_q(name)} cascade")
+                conn.execute(f"drop schema {quote_ident(name)} cascade")
         except psycopg.errors.LockNotAvailable:
             pass
 
@@ -507,11 +442,11 @@ def _grant_read_only(conn, role: str) -> None:
     """
     exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
     if not exists:
-        conn.execute(f"create role {_q(role)} nologin")
-    conn.execute(f"grant usage on schema {LIVE_SCHEMA} to {_q(role)}")
-    conn.execute(f"grant select on all tables in schema {LIVE_SCHEMA} to {_q(role)}")
-    conn.execute(f"revoke all on schema {META_SCHEMA} from {_q(role)}")
-    conn.execute(f"revoke create on schema {LIVE_SCHEMA} from {_q(role)}")
+        conn.execute(f"create role {quote_ident(role)} nologin")
+    conn.execute(f"grant usage on schema {LIVE_SCHEMA} to {quote_ident(role)}")
+    conn.execute(f"grant select on all tables in schema {LIVE_SCHEMA} to {quote_ident(role)}")
+    conn.execute(f"revoke all on schema {META_SCHEMA} from {quote_ident(role)}")
+    conn.execute(f"revoke create on schema {LIVE_SCHEMA} from {quote_ident(role)}")
 
 
 def restore_previous(dsn: str, lock_timeout_ms: int = 5000) -> int:
@@ -560,31 +495,3 @@ def restore_previous(dsn: str, lock_timeout_ms: int = 5000) -> int:
             )
         release_publish_lock(conn)
     return previous[0]
-
-
-def verify_with_dbt_postgres(
-    *, project_dir: Path, dsn: str, work_dir: Path, expected_source_rows: int, bi_role: str
-) -> dict:
-    """``dbt build`` of the PostgreSQL-side project: tests on the live tables, then the BI views."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    from pipeline.lib.dbt import count_results, run_dbt
-
-    parts = conninfo_to_dict(dsn)
-    env = {
-        "PGHOST": str(parts.get("host", "localhost")),
-        "PGPORT": str(parts.get("port", 5432)),
-        "PGUSER": str(parts.get("user", "postgres")),
-        "PGDATABASE": str(parts.get("dbname", parts.get("user", "postgres"))),
-        "DBT_ENV_SECRET_PGPASSWORD": str(parts.get("password", "")),
-        # dbt/olap/profiles.yml passes it on as dbt-postgres's application_name.
-        "PGAPPNAME": APPLICATION_NAME,
-        "PIPELINE_BI_ROLE": bi_role or "analytics_reader",
-        "PIPELINE_EXPECTED_SOURCE_ROWS": str(expected_source_rows),
-    }
-    started = time.monotonic()
-    # Its view builds replace analytics.sales_enriched: take the database's publish turn, as publishes do.
-    with connect(dsn) as conn:
-        take_publish_lock(conn)
-        run_dbt(["build"], project_dir=project_dir, work_dir=work_dir, env=env)
-    return {"seconds": round(time.monotonic() - started, 2), "dbt_results": count_results(work_dir)}

@@ -1,0 +1,84 @@
+"""What to publish, read from the dbt manifest, so that the dbt YAML stays the one place that defines it:
+the mart tables with their columns, descriptions, contract types, primary, not-null and foreign keys; and
+how a DuckDB type is spelt in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class TableSpec:
+    name: str
+    description: str
+    columns: dict[str, str] = field(default_factory=dict)  # name -> description
+    contract_types: dict[str, str] = field(default_factory=dict)  # name -> dbt data_type
+    primary_key: list[str] = field(default_factory=list)
+    not_null: set[str] = field(default_factory=set)
+    foreign_keys: list[tuple[str, str, str]] = field(default_factory=list)  # column, table, column
+
+
+def read_table_specs(manifest_path: Path, folders: tuple[str, ...]) -> list[TableSpec]:
+    manifest = json.loads(manifest_path.read_text())
+    specs: dict[str, TableSpec] = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["fqn"][1] not in folders:
+            continue
+        spec = TableSpec(node["name"], node.get("description", "").strip())
+        for col in node["columns"].values():
+            spec.columns[col["name"]] = col.get("description", "").strip()
+            if col.get("data_type"):
+                spec.contract_types[col["name"]] = col["data_type"]
+            # The key is declared in meta (see dbt/models/marts/_marts__models.yml for why).
+            if col.get("config", {}).get("meta", {}).get("primary_key"):
+                spec.primary_key.append(col["name"])
+            if any(c["type"] == "not_null" for c in col.get("constraints", [])):
+                spec.not_null.add(col["name"])
+        specs[node["unique_id"]] = spec
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        if node["resource_type"] != "test" or meta.get("name") != "relationships":
+            continue
+        parent = specs.get(node.get("attached_node") or "")
+        kwargs = meta.get("kwargs", {})
+        target = re.search(r"ref\('([^']+)'\)", kwargs.get("to", ""))
+        if parent and target:
+            parent.foreign_keys.append((node["column_name"], target.group(1), kwargs["field"]))
+    order = {"dim": 0, "fct": 1}
+    return sorted(specs.values(), key=lambda s: (order.get(s.name.split("_")[0], 2), s.name))
+
+
+def pg_type(duckdb_type: str) -> str:
+    t = duckdb_type.upper().replace(" ", "")
+    if t.startswith("DECIMAL"):
+        return t.replace("DECIMAL", "numeric")
+    return {
+        "VARCHAR": "text",
+        "BIGINT": "bigint",
+        "INTEGER": "integer",
+        "SMALLINT": "smallint",
+        "BOOLEAN": "boolean",
+        "DATE": "date",
+        "TIMESTAMP": "timestamp",
+        "DOUBLE": "double precision",
+        "HUGEINT": "numeric(38,0)",
+    }[t]
+
+
+def quote_ident(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+PG_CATALOG_NAMES = {
+    "character varying": "text",
+    "timestamp without time zone": "timestamp",
+    "double precision": "double precision",
+}
