@@ -19,17 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from pipeline.config import load_settings
-    from pipeline.tasks import postgres_dsn
 
     settings = load_settings()
     if args.command == "dsn":
-        print(postgres_dsn(settings))
+        print(settings.postgres_dsn())
         return 0
     if args.command == "restore-previous":
         from pipeline.lib.publish import PublishError, restore_previous
 
         try:
-            version = restore_previous(postgres_dsn(settings), settings.publish_lock_timeout_ms)
+            version = restore_previous(settings.postgres_dsn(), settings.publish_lock_timeout_ms)
         except PublishError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1

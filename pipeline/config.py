@@ -128,6 +128,17 @@ class Settings:
     def embedded_pg_dir(self) -> Path:
         return self.data_dir / "postgres"
 
+    def download_marker(self, url: str) -> Path:
+        """Written last by a download: the archive and the exports unpacked from it."""
+        name = url.rstrip("/").rsplit("/", 1)[-1] or "download"
+        return self.raw_dir / f"{name}.download.json"
+
+    def postgres_dsn(self) -> str:
+        """The configured DSN, or the embedded server's (started if needed)."""
+        from pipeline.lib.postgres import dsn_for
+
+        return dsn_for(self.pg_dsn, self.embedded_pg_dir)
+
 
 def load_settings(source: str | None = None) -> Settings:
     cfg = pipeline()
@@ -154,10 +165,6 @@ def load_settings(source: str | None = None) -> Settings:
         unknown_max_money_percent=cfg.unknown_max_money_percent,
         unknown_strict=cfg.unknown_strict,
     )
-
-
-def is_url(source: str) -> bool:
-    return source.startswith(("http://", "https://"))
 
 
 def lock_runs_per_data_dir() -> None:

@@ -10,8 +10,6 @@ libraries imported there too, so a no-op run stays fast and tasks stay picklable
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
 import time
@@ -20,64 +18,19 @@ from pathlib import Path
 
 import luigi
 
-from pipeline.config import Settings, is_url, load_settings
-from pipeline.lib.files import hold_exclusive, read_json, write_json_atomic
+from pipeline.config import Settings, load_settings
+from pipeline.guards import check_postgres, hold_data_dir
+from pipeline.lib.files import read_json, write_json_atomic
 from pipeline.lib.manifest import LakePaths, manifest_is_current, read_manifest
-from pipeline.lib.sources import SourceError, SourceListing, check_distinct_slugs, is_export_name, list_folder
+from pipeline.lib.sources import SourceError, check_distinct_slugs, is_export_name, is_url, list_sources
 
 
-def download_marker(settings: Settings, url: str) -> Path:
-    name = url.rstrip("/").rsplit("/", 1)[-1] or "download"
-    return settings.raw_dir / f"{name}.download.json"
+def current_warehouse_version(settings: Settings, source: str) -> str | None:
+    """The version the warehouse must have for ``source`` now; None while an export is not converted."""
+    from pipeline.lib.warehouse import warehouse_version
 
-
-def list_sources(settings: Settings, source: str) -> SourceListing | None:
-    """The exports a source stands for; None while a URL source has not been downloaded."""
-    if is_url(source):
-        marker = read_json(download_marker(settings, source))
-        return SourceListing([Path(p) for p in marker["workbooks"]]) if marker else None
-    path = Path(source).expanduser().resolve()
-    return list_folder(path) if path.is_dir() else SourceListing([path])
-
-
-def list_workbooks(settings: Settings, source: str) -> list[Path] | None:
-    listing = list_sources(settings, source)
-    return None if listing is None else listing.exports
-
-
-def warehouse_version(settings: Settings, source: str) -> str | None:
-    """What the warehouse is built from, as a content address: the exports (name and sha256), the
-    conversion rules and format, the dbt project and the unknown-value limits (they decide whether a
-    build passes, so a changed limit checks the data again). The same exports give the same version in
-    any data directory, on any machine, so a version already live is not published again.
-
-    None while any export of the source is not converted (or changed since it was).
-    """
-    from pipeline.lib.warehouse import dbt_project_fingerprint
-
-    workbooks = list_workbooks(settings, source)
-    if workbooks is None:
-        return None
-    lake = LakePaths(settings.lake_dir)
-    rules = settings.conversion_rules.as_dict()
-    inputs = {
-        "dbt_project": dbt_project_fingerprint(settings.dbt_project_dir),
-        "unknown_limits": [
-            settings.unknown_max_line_percent,
-            settings.unknown_max_money_percent,
-            settings.unknown_strict,
-        ],
-        "exports": [],
-    }
-    for workbook in sorted(workbooks, key=lambda w: w.name):
-        manifest_path = lake.manifest_for(workbook)
-        if not manifest_is_current(manifest_path, workbook, rules):
-            return None
-        manifest = read_manifest(manifest_path)
-        inputs["exports"].append(
-            [workbook.name, manifest["workbook_sha256"], manifest["manifest_version"], manifest["rules"]]
-        )
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+    listing = list_sources(source, settings.download_marker(source))
+    return warehouse_version(settings, None if listing is None else listing.exports)
 
 
 class FetchWorkbook(luigi.Task):
@@ -92,7 +45,7 @@ class FetchWorkbook(luigi.Task):
     retry_count = 1
 
     def output(self):
-        return luigi.LocalTarget(download_marker(load_settings(), self.url))
+        return luigi.LocalTarget(load_settings().download_marker(self.url))
 
     def run(self):
         import zipfile
@@ -219,7 +172,8 @@ class BuildWarehouse(luigi.Task):
         settings = load_settings()
         if is_url(self.source):
             return [FetchWorkbook(url=self.source)]
-        return [ConvertWorkbookToParquet(workbook=w) for w in list_workbooks(settings, self.source)]
+        exports = list_sources(self.source, settings.download_marker(self.source)).exports
+        return [ConvertWorkbookToParquet(workbook=w) for w in exports]
 
     def output(self):
         return luigi.LocalTarget(load_settings().warehouse_dir / "retail.build.json")
@@ -228,13 +182,13 @@ class BuildWarehouse(luigi.Task):
         marker = read_json(Path(self.output().path))
         if not marker or not load_settings().warehouse_path.exists():
             return False
-        return marker.get("warehouse_version") == warehouse_version(load_settings(), self.source)
+        return marker.get("warehouse_version") == current_warehouse_version(load_settings(), self.source)
 
     def run(self):
         from pipeline.lib.warehouse import build_warehouse
 
         settings = load_settings()
-        listing = list_sources(settings, self.source)
+        listing = list_sources(self.source, settings.download_marker(self.source))
         workbooks = listing.exports
         # Downloaded workbooks are known only now: convert them as dynamic dependencies.
         yield [ConvertWorkbookToParquet(workbook=w) for w in workbooks]
@@ -266,7 +220,7 @@ class BuildWarehouse(luigi.Task):
         write_json_atomic(
             Path(self.output().path),
             {
-                "warehouse_version": warehouse_version(settings, self.source),
+                "warehouse_version": current_warehouse_version(settings, self.source),
                 "source": self.source,
                 "workbooks": [str(w) for w in workbooks],
                 "skipped_files": listing.skipped,
@@ -286,45 +240,6 @@ class BuildWarehouse(luigi.Task):
         )
 
 
-def postgres_dsn(settings: Settings) -> str:
-    from pipeline.lib.postgres import dsn_for
-
-    return dsn_for(settings.pg_dsn, settings.embedded_pg_dir)
-
-
-class DataDirInUse(RuntimeError):
-    """Another run works in this data directory."""
-
-
-def hold_data_dir(settings: Settings) -> None:
-    """One run at a time per data directory, whatever its command line (Luigi's own lock is keyed on
-    the command line: two runs with different sources would build into the same warehouse file). With
-    a central scheduler, luigid coordinates the workers instead."""
-    if not luigi.interface.core().local_scheduler:
-        return
-    holder = hold_exclusive(settings.data_dir / ".run.lock")
-    if holder is not None:
-        raise DataDirInUse(
-            f"another pipeline run (pid {holder}) is working in {settings.data_dir}; wait for it to end, "
-            "or give this run a data directory of its own (PIPELINE_DATA_DIR)"
-        )
-
-
-_checked_servers: dict = {}  # DSN -> its Preflight, in this process
-
-
-def check_postgres(settings: Settings):
-    """The preflight, once per process and server: before any conversion or build, the configured
-    PostgreSQL must answer, accept the credentials and grant what publishing needs. Raises
-    PostgresUnavailable with one line saying what is wrong; returns what it found (the live version)."""
-    from pipeline.lib.postgres import preflight
-
-    dsn = postgres_dsn(settings)
-    if dsn not in _checked_servers:
-        _checked_servers[dsn] = preflight(dsn, settings.bi_role)
-    return _checked_servers[dsn]
-
-
 class PublishedVersion(luigi.Target):
     """Exists when PostgreSQL's publish ledger has ``version`` live.
 
@@ -341,7 +256,7 @@ class PublishedVersion(luigi.Target):
         from pipeline.lib.postgres import PostgresUnavailable, live_warehouse_version
 
         try:
-            return live_warehouse_version(postgres_dsn(load_settings())) == self.version
+            return live_warehouse_version(load_settings().postgres_dsn()) == self.version
         except PostgresUnavailable:
             return False
 
@@ -362,7 +277,7 @@ class PublishToPostgres(luigi.Task):
         return BuildWarehouse(source=self.source)
 
     def output(self):
-        return PublishedVersion(warehouse_version(load_settings(), self.source))
+        return PublishedVersion(current_warehouse_version(load_settings(), self.source))
 
     def run(self):
         from pipeline.lib.postgres import redact, retry_transient
@@ -370,7 +285,7 @@ class PublishToPostgres(luigi.Task):
 
         settings = load_settings()
         build = read_json(Path(self.input().path))
-        dsn = postgres_dsn(settings)
+        dsn = settings.postgres_dsn()
         check_postgres(settings)  # run on its own, the task checks the server before copying too
         self.set_status_message(f"publishing to {redact(dsn)}")
         result = retry_transient(
@@ -428,7 +343,7 @@ class VerifyPostgres(luigi.Task):
 
     def complete(self):
         marker = read_json(Path(self.output().path))
-        version = warehouse_version(load_settings(), self.source)
+        version = current_warehouse_version(load_settings(), self.source)
         return bool(marker) and version is not None and marker.get("warehouse_version") == version
 
     def run(self):
@@ -439,7 +354,7 @@ class VerifyPostgres(luigi.Task):
         self.set_status_message("dbt-postgres: testing the live tables")
         result = verify_with_dbt_postgres(
             project_dir=settings.dbt_project_dir / "olap",
-            dsn=postgres_dsn(settings),
+            dsn=settings.postgres_dsn(),
             work_dir=settings.warehouse_dir / "dbt_olap",
             expected_source_rows=build["source_rows"],
             bi_role=settings.bi_role,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.lib.files import read_json
 from pipeline.lib.manifest import workbook_slug
 
 # The suffixes a landing folder is scanned for; any other file there is listed as skipped. What a
@@ -23,6 +24,20 @@ class SourceError(ValueError):
 class SourceListing:
     exports: list[Path]
     skipped: dict[str, str] = field(default_factory=dict)  # file name -> why it is not read
+
+
+def is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def list_sources(source: str, download_marker: Path | None = None) -> SourceListing | None:
+    """The exports ``source`` stands for: a file, a landing folder, or the exports a URL's download
+    unpacked (listed in ``download_marker``); None while that download has not happened."""
+    if is_url(source):
+        marker = read_json(download_marker) if download_marker else None
+        return SourceListing([Path(p) for p in marker["workbooks"]]) if marker else None
+    path = Path(source).expanduser().resolve()
+    return list_folder(path) if path.is_dir() else SourceListing([path])
 
 
 def is_export_name(name: str) -> bool:

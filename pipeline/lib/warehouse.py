@@ -9,10 +9,12 @@ test never leaves a half-built or untested warehouse where the publish step woul
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.lib.dbt import (
     DbtBuildError,
@@ -22,6 +24,10 @@ from pipeline.lib.dbt import (
     run_dbt,
     sql_list,
 )
+from pipeline.lib.manifest import LakePaths, manifest_is_current, read_manifest
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
 
 DBT_PROJECT_FILES = ("*.yml", "*.yaml", "*.sql", "*.csv", "*.md")
 
@@ -38,6 +44,38 @@ def dbt_project_fingerprint(project_dir: Path) -> str:
             digest.update(str(rel).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def warehouse_version(settings: Settings, workbooks: list[Path] | None) -> str | None:
+    """What the warehouse is built from, as a content address: the exports (name and sha256), the
+    conversion rules and format, the dbt project and the unknown-value limits (they decide whether a
+    build passes, so a changed limit checks the data again). The same exports give the same version in
+    any data directory, on any machine, so a version already live is not published again.
+
+    None while any export of the source is not converted (or changed since it was).
+    """
+    if workbooks is None:
+        return None
+    lake = LakePaths(settings.lake_dir)
+    rules = settings.conversion_rules.as_dict()
+    inputs = {
+        "dbt_project": dbt_project_fingerprint(settings.dbt_project_dir),
+        "unknown_limits": [
+            settings.unknown_max_line_percent,
+            settings.unknown_max_money_percent,
+            settings.unknown_strict,
+        ],
+        "exports": [],
+    }
+    for workbook in sorted(workbooks, key=lambda w: w.name):
+        manifest_path = lake.manifest_for(workbook)
+        if not manifest_is_current(manifest_path, workbook, rules):
+            return None
+        manifest = read_manifest(manifest_path)
+        inputs["exports"].append(
+            [workbook.name, manifest["workbook_sha256"], manifest["manifest_version"], manifest["rules"]]
+        )
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def build_warehouse(

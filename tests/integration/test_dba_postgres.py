@@ -223,7 +223,7 @@ def test_a_server_back_within_the_retry_window_lets_the_same_run_succeed(
             "PIPELINE_PG_DSN": fresh_db,
             "PIPELINE_FAULT_PAUSE": "copy",
             "PIPELINE_FAULT_MARKER": str(marker),
-            "PIPELINE_FAULT_PAUSE_SECONDS": "2",
+            "PIPELINE_FAULT_PAUSE_SECONDS": "8",
         },  # fmt: skip
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -232,9 +232,12 @@ def test_a_server_back_within_the_retry_window_lets_the_same_run_succeed(
     )
     try:
         wait_until(marker.exists, 120, "the publish reaching the copy")
+        paused_at = time.monotonic()
         server.stop("immediate")
-        time.sleep(3)  # the paused copy resumes against a stopped server and fails
-        server.start()  # back before the publish's retry, 5 s later
+        # The copy resumes 8 s after the pause began, against a stopped server, and fails; the publish
+        # tries again 5 s and then 15 s later. Back at 10 s, the server is there for either try.
+        time.sleep(max(0.0, paused_at + 10 - time.monotonic()))
+        server.start()
         output, _ = proc.communicate(timeout=180)
     finally:
         if proc.poll() is None:

@@ -1,0 +1,43 @@
+"""What a run checks before it starts, in the scheduling process, before any task runs: that no other
+run works in its data directory, and that its PostgreSQL answers, accepts the credentials and grants
+what publishing needs. A failure here ends the run at once (exit code 35) with one message.
+"""
+
+from __future__ import annotations
+
+import luigi
+
+from pipeline.config import Settings
+from pipeline.lib.files import hold_exclusive
+from pipeline.lib.postgres import Preflight, preflight
+
+
+class DataDirInUse(RuntimeError):
+    """Another run works in this data directory."""
+
+
+def hold_data_dir(settings: Settings) -> None:
+    """One run at a time per data directory, whatever its command line (Luigi's own lock is keyed on
+    the command line: two runs with different sources would build into the same warehouse file). With
+    a central scheduler, luigid coordinates the workers instead."""
+    if not luigi.interface.core().local_scheduler:
+        return
+    holder = hold_exclusive(settings.data_dir / ".run.lock")
+    if holder is not None:
+        raise DataDirInUse(
+            f"another pipeline run (pid {holder}) is working in {settings.data_dir}; wait for it to end, "
+            "or give this run a data directory of its own (PIPELINE_DATA_DIR)"
+        )
+
+
+_checked_servers: dict[str, Preflight] = {}  # DSN -> what its preflight found, in this process
+
+
+def check_postgres(settings: Settings) -> Preflight:
+    """The preflight, once per process and server: before any conversion or build, the configured
+    PostgreSQL must answer, accept the credentials and grant what publishing needs. Raises
+    PostgresUnavailable with one line saying what is wrong; returns what it found (the live version)."""
+    dsn = settings.postgres_dsn()
+    if dsn not in _checked_servers:
+        _checked_servers[dsn] = preflight(dsn, settings.bi_role)
+    return _checked_servers[dsn]
