@@ -9,7 +9,7 @@ WORKERS ?=
 # VERBOSE=1: Luigi's own log on the console too (it always goes to data/logs/luigi-<time>.log).
 VERBOSE ?=
 
-.PHONY: install run test lint format browser dsn stop-postgres clean
+.PHONY: install run test test-fast lint format browser dsn stop-postgres clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ run: install
 
 test: install lint browser
 	$(BIN)/pytest
+
+# The unit tier alone (about 15 s): no PostgreSQL, no pipeline runs.
+test-fast: install lint
+	$(BIN)/pytest tests/unit
 
 # The run-report test renders the page in headless Chromium (Debian package). Installing it needs
 # root; without it that one test skips and says why.

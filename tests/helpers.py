@@ -4,13 +4,17 @@ computed from them without any pipeline code."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
 
-# The real datasets (see ../shared/data/SOURCES.md); tests that need them skip, saying so, without them.
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The real datasets (see ../shared/data/SOURCES.md), or wherever PIPELINE_TEST_DATA points; tests that
+# need them skip, saying so, without them.
+SHARED_DATA = Path(
+    os.environ.get("PIPELINE_TEST_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 
 HEADER = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
           "CustomerID", "Country"]  # fmt: skip

@@ -21,8 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+from helpers import SHARED_DATA
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 II_FIRST_YEAR = SHARED_DATA / "online_retail_ii_2009_2010.parquet"
 ONLINE_RETAIL = SHARED_DATA / "online_retail.parquet"
 ONLINE_RETAIL_XLSX = SHARED_DATA / "online_retail_reconstructed.xlsx"
