@@ -154,9 +154,13 @@ def _text(value) -> str | None:
 
 
 def format_test_rows(tests: list[dict]) -> str:
-    """Readable lines for ``rows_of_failing_tests``: each test, then one line per row as column=value."""
+    """Readable lines for ``rows_of_failing_tests``: each test, then one line per row as column=value.
+    Failures come first, then warnings, each by name (dbt's threads finish them in any order), with a
+    blank line between tests."""
     lines = []
-    for test in tests:
+    for test in sorted(tests, key=lambda t: (t["status"] != "fail", t["test"])):
+        if lines:
+            lines.append("")
         lines.append(f"dbt test {test['test']} ({test['status']}, {test['failures']} rows):")
         for row in test["rows"]:
             lines.append("    " + ", ".join(f"{c}={v}" for c, v in zip(test["columns"], row, strict=True)))
