@@ -176,7 +176,12 @@ def sniff(path: Path) -> str:
         raise SourceFormatError(f"{path}: gzip-compressed data. Unpack it first (gunzip).")
     if head.startswith(b"PAR1"):
         raise SourceFormatError(f"{path}: a Parquet file, not an export. Pass the .xlsx or .csv export.")
-    if lowered.lstrip().startswith((b"<html", b"<!doctype", b"<?xml", b"<head")):
+    if lowered.lstrip().startswith(b"<?xml"):
+        raise SourceFormatError(
+            f"{path}: an XML file (Excel 2003's XML spreadsheet looks like this), not an export. "
+            "Save it as .xlsx or .csv."
+        )
+    if lowered.lstrip().startswith((b"<html", b"<!doctype", b"<head")):
         raise SourceFormatError(
             f"{path}: an HTML page, not an export. A download that saved an error page looks like this: "
             "fetch the file again."

@@ -31,11 +31,14 @@ def pipeline_env(tmp_path, clean_env):
     return env
 
 
+COMMAND = [LUIGI, "--module", "pipeline", "RunAll", "--local-scheduler"]
+
+
 @pytest.fixture
 def run_pipeline(tmp_path, pipeline_env):
     def run(*args: str, env: dict | None = None) -> Run:
         result = subprocess.run(
-            [LUIGI, "--module", "pipeline", "RunAll", "--local-scheduler", *args],
+            [*COMMAND, *args],
             cwd=tmp_path,
             env={**pipeline_env, **(env or {})},
             capture_output=True,
@@ -44,6 +47,23 @@ def run_pipeline(tmp_path, pipeline_env):
         )
         return Run(result.returncode, result.stdout + result.stderr)
 
+    def paused(*args: str, stage: str, marker: Path, seconds: float = 600, env: dict | None = None):
+        """A run in the background that stops at publish stage ``stage`` (pipeline.lib.publish's
+        fault_point) for ``seconds``, writing ``marker`` when it gets there; its own session, so a test
+        can kill the whole process group."""
+        fault = {"PIPELINE_FAULT_PAUSE": stage, "PIPELINE_FAULT_MARKER": str(marker),
+                 "PIPELINE_FAULT_PAUSE_SECONDS": str(seconds)}  # fmt: skip
+        return subprocess.Popen(
+            [*COMMAND, *args],
+            cwd=tmp_path,
+            env={**pipeline_env, **(env or {}), **fault},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+
     run.env = pipeline_env
-    run.command = [LUIGI, "--module", "pipeline", "RunAll", "--local-scheduler"]
+    run.command = COMMAND
+    run.paused = paused
     return run

@@ -148,21 +148,7 @@ def test_server_stopped_mid_copy_keeps_the_live_version_and_the_next_run_succeed
         tmp_path / "in" / "Online Retail.xlsx", [*SMALL_ROWS, SMALL_ROWS[0][:3] + (99,) + SMALL_ROWS[0][4:]]
     )
     marker = tmp_path / "at-copy"
-    proc = subprocess.Popen(
-        [*run_pipeline.command, "--source", str(more)],
-        cwd=tmp_path,
-        env={
-            **run_pipeline.env,
-            **env,
-            "PIPELINE_FAULT_PAUSE": "copy",
-            "PIPELINE_FAULT_MARKER": str(marker),
-            "PIPELINE_FAULT_PAUSE_SECONDS": "3",
-        },  # fmt: skip
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    proc = run_pipeline.paused("--source", str(more), stage="copy", marker=marker, seconds=3, env=env)
     try:
         wait_until(marker.exists, 120, "the publish reaching the copy")
         server.stop("immediate")  # the server goes away in the middle of the copy
@@ -215,20 +201,9 @@ def test_a_server_back_within_the_retry_window_lets_the_same_run_succeed(
     server, fresh_db, small_workbook, run_pipeline, tmp_path
 ):
     marker = tmp_path / "at-copy"
-    proc = subprocess.Popen(
-        [*run_pipeline.command, "--source", str(small_workbook)],
-        cwd=tmp_path,
-        env={
-            **run_pipeline.env,
-            "PIPELINE_PG_DSN": fresh_db,
-            "PIPELINE_FAULT_PAUSE": "copy",
-            "PIPELINE_FAULT_MARKER": str(marker),
-            "PIPELINE_FAULT_PAUSE_SECONDS": "8",
-        },  # fmt: skip
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+    env = {"PIPELINE_PG_DSN": fresh_db}
+    proc = run_pipeline.paused(
+        "--source", str(small_workbook), stage="copy", marker=marker, seconds=8, env=env
     )
     try:
         wait_until(marker.exists, 120, "the publish reaching the copy")

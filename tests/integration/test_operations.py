@@ -218,14 +218,8 @@ def test_a_second_run_in_the_same_data_dir_is_refused_whatever_its_command_line(
     first = write_workbook(tmp_path / "in" / "first.xlsx", SMALL_ROWS)
     second = write_workbook(tmp_path / "in" / "second.xlsx", SMALL_ROWS[:3])
     marker = tmp_path / "first-at-copy"
-    env = run_pipeline.env | {"PIPELINE_PG_DSN": pg_dsn}
-    holder = subprocess.Popen(
-        [*run_pipeline.command, "--source", str(first)],
-        cwd=tmp_path,
-        env=env | {"PIPELINE_FAULT_PAUSE": "copy", "PIPELINE_FAULT_MARKER": str(marker)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    holder = run_pipeline.paused(
+        "--source", str(first), stage="copy", marker=marker, env={"PIPELINE_PG_DSN": pg_dsn}
     )
     try:
         wait_until(marker.exists, 120, "the first run reaching its publish")

@@ -160,6 +160,7 @@ def test_xlsx_title_rows_leading_blank_rows_and_a_notes_sheet(tmp_path):
     ("make", "words"),
     [
         (lambda p: p.write_bytes(b"%PDF-1.7\n..."), "a PDF document, not an export"),
+        (lambda p: p.write_text('<?xml version="1.0"?><Workbook/>'), "an XML file (Excel 2003's XML"),
         (lambda p: p.write_bytes(gzip.compress(b"InvoiceNo,StockCode")), "gzip-compressed data"),
         (lambda p: p.write_bytes(b"\x00\x01\x02binary"), "binary data of an unknown kind"),
         (
