@@ -40,6 +40,7 @@ browser:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/yamllint .
 
 format: install
 	$(BIN)/ruff check --fix .
