@@ -1,11 +1,13 @@
 """Luigi tasks: thin wiring from inputs to outputs. The work lives in ``pipeline.lib``.
 
-    FetchWorkbook ──▶ ConvertWorkbookToParquet (one per workbook) ──▶ BuildWarehouse
+    FetchWorkbook ──▶ ConvertWorkbookToParquet (one per export) ──▶ BuildWarehouse
                   ──▶ PublishToPostgres ──▶ VerifyPostgres ──▶ RunAll
 
 Each task's output counts as complete only when the work is whole: files are renamed into place and
-a manifest, marker or ledger row is written last. Connections are opened in ``run()`` and heavy
-libraries imported there too, so a no-op run stays fast and tasks stay picklable for ``--workers N``.
+a manifest, marker or ledger row is written last. Heavy libraries are imported in ``run()``, so a no-op
+run stays fast and tasks stay picklable for ``--workers N``. The only connections outside ``run()`` are
+the quick questions of scheduling: RunAll's pre-run checks (``pipeline/guards.py``) and the ledger's
+live version that PublishedVersion asks for.
 """
 
 from __future__ import annotations
