@@ -125,6 +125,36 @@ class Settings:
         return self.warehouse_dir / "retail.duckdb"
 
     @property
+    def build_marker(self) -> Path:
+        return self.warehouse_dir / "retail.build.json"
+
+    @property
+    def published_marker(self) -> Path:
+        return self.warehouse_dir / "retail.published.json"
+
+    @property
+    def verified_marker(self) -> Path:
+        return self.warehouse_dir / "retail.verified.json"
+
+    @property
+    def dbt_work_dir(self) -> Path:
+        """dbt-duckdb's target and logs for the warehouse build; the publish reads its manifest."""
+        return self.warehouse_dir / "dbt"
+
+    @property
+    def dbt_manifest(self) -> Path:
+        return self.dbt_work_dir / "target" / "manifest.json"
+
+    @property
+    def dbt_olap_work_dir(self) -> Path:
+        """dbt-postgres's target and logs for the verification of the live tables."""
+        return self.warehouse_dir / "dbt_olap"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
     def embedded_pg_dir(self) -> Path:
         return self.data_dir / "postgres"
 

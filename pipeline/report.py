@@ -12,16 +12,16 @@ from pathlib import Path
 
 from pipeline.config import Settings
 from pipeline.lib.files import write_text_atomic
+from pipeline.lib.markers import BuildMarker, PublishedMarker, VerifiedMarker
 from pipeline.lib.postgres import redact
 
 
 def collect_figures(settings: Settings) -> dict:
     import duckdb
 
-    wh = settings.warehouse_dir
-    build = json.loads((wh / "retail.build.json").read_text())
-    published = json.loads((wh / "retail.published.json").read_text())
-    verified = json.loads((wh / "retail.verified.json").read_text())
+    build = BuildMarker.read(settings.build_marker)
+    published = PublishedMarker.read(settings.published_marker)
+    verified = VerifiedMarker.read(settings.verified_marker)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         monthly = con.execute(
             "select year_month, sum(net_revenue_amount)::double from rpt_monthly_revenue_by_country "
@@ -30,39 +30,39 @@ def collect_figures(settings: Settings) -> dict:
         rejects = con.execute(
             "select reason_code, count(*) from rejected_invoice_lines group by 1 order by 2 desc"
         ).fetchall()
-    rows = published["rows"]
+    rows = published.rows
     return {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "source": build["source"],
-        "source_sha256": build["source_sha256"],
-        "warehouse_version": build["warehouse_version"],
-        "published_version": published["published_version"],
+        "source": build.source,
+        "source_sha256": build.source_sha256,
+        "warehouse_version": build.warehouse_version,
+        "published_version": published.published_version,
         "rows_per_stage": {
-            "source rows": build["source_rows"],
-            "lake": build["lake_rows"],
+            "source rows": build.source_rows,
+            "lake": build.lake_rows,
             "fct_sales": rows.get("fct_sales", 0),
             "quarantine": rows.get("rejected_invoice_lines", 0),
         },
         "rows_per_table": rows,
         "rejects_by_reason": dict(rejects),
         # Files of a landing folder and sheets of a workbook that hold no lines, with the reason.
-        "skipped": {**build.get("skipped_files", {}), **build.get("skipped_sheets", {})},
+        "skipped": {**build.skipped_files, **build.skipped_sheets},
         # Stock codes and countries no seed knows: in the star schema, listed until a seed knows them.
-        "unknown_values": build.get("unknown_values", []),
+        "unknown_values": build.unknown_values,
         "stage_seconds": {
-            "convert": build.get("convert_seconds", 0),
-            "dbt build": build["dbt"].get("seconds", 0),
-            "publish": published["seconds"].get("total", 0),
-            "dbt-postgres": verified.get("seconds", 0),
+            "convert": build.convert_seconds,
+            "dbt build": build.dbt.get("seconds", 0),
+            "publish": published.seconds.get("total", 0),
+            "dbt-postgres": verified.seconds,
         },
         "monthly_net_revenue": {month: round(value, 2) for month, value in monthly},
-        "fact_amount": published["amounts"].get("fct_sales.line_amount"),
-        "dbt_results": build["dbt"].get("dbt_results", {}),
-        "dbt_postgres_results": verified.get("dbt_results", {}),
+        "fact_amount": published.amounts.get("fct_sales.line_amount"),
+        "dbt_results": build.dbt.get("dbt_results", {}),
+        "dbt_postgres_results": verified.dbt_results,
         "outputs": {
             "lake": str(settings.lake_dir),
             "warehouse": str(settings.warehouse_path),
-            "postgres": redact(published["dsn"]),
+            "postgres": redact(published.dsn),
         },
     }
 
@@ -153,7 +153,7 @@ def unknown_values_table(unknown: list[dict]) -> str:
 
 def write_report(settings: Settings, figures: dict) -> Path:
     """Write ``run-<time>.json`` and ``run-<time>.html`` plus ``latest.*`` copies; return the HTML path."""
-    reports = settings.data_dir / "reports"
+    reports = settings.reports_dir
     reports.mkdir(parents=True, exist_ok=True)
     stamp = figures["generated_at"].replace(":", "").replace("-", "").replace("+0000", "Z")
     payload = json.dumps(figures, indent=2)  # insertion order: stages stay in pipeline order

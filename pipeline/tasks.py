@@ -12,7 +12,6 @@ live version that PublishedVersion asks for.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 import uuid
@@ -20,19 +19,12 @@ from pathlib import Path
 
 import luigi
 
-from pipeline.config import Settings, load_settings
+from pipeline.config import load_settings
 from pipeline.guards import check_postgres, hold_data_dir
-from pipeline.lib.files import read_json, write_json_atomic
-from pipeline.lib.manifest import LakePaths, manifest_is_current, read_manifest
-from pipeline.lib.sources import SourceError, check_distinct_slugs, is_export_name, is_url, list_sources
-
-
-def current_warehouse_version(settings: Settings, source: str) -> str | None:
-    """The version the warehouse must have for ``source`` now; None while an export is not converted."""
-    from pipeline.lib.warehouse import warehouse_version
-
-    listing = list_sources(source, settings.download_marker(source))
-    return warehouse_version(settings, None if listing is None else listing.exports)
+from pipeline.lib.manifest import LakeManifest, LakePaths, conversion_figures, manifest_is_current
+from pipeline.lib.markers import BuildMarker, DownloadMarker, PublishedMarker, VerifiedMarker
+from pipeline.lib.sources import SourceError, is_url, list_sources
+from pipeline.lib.warehouse import current_warehouse_version
 
 
 class FetchWorkbook(luigi.Task):
@@ -50,9 +42,8 @@ class FetchWorkbook(luigi.Task):
         return luigi.LocalTarget(load_settings().download_marker(self.url))
 
     def run(self):
-        import zipfile
-
         from pipeline.lib.download import download, sha256_file
+        from pipeline.lib.sources import unpack_exports
 
         settings = load_settings()
         name = self.url.rstrip("/").rsplit("/", 1)[-1]
@@ -65,37 +56,16 @@ class FetchWorkbook(luigi.Task):
             backoff=settings.download_backoff_seconds,
         )
         self.set_progress_percentage(80)
-        workbooks = []
-        if zipfile.is_zipfile(got.path):
-            target_dir = settings.raw_dir / Path(name).stem.replace("+", "_")
-            with zipfile.ZipFile(got.path) as archive:
-                members = [m for m in archive.namelist() if is_export_name(m)]
-                if not members:
-                    raise SourceError(f"{got.path}: the archive holds no .xlsx, .xls or .csv export")
-                check_distinct_slugs(members, got.path)
-                for member in members:
-                    dest = target_dir / Path(member).name
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = dest.with_name(f".{dest.name}.part")
-                    with archive.open(member) as src, open(tmp, "wb") as out:
-                        while chunk := src.read(1 << 20):
-                            out.write(chunk)
-                    os.replace(tmp, dest)
-                    workbooks.append(dest)
-        else:
-            workbooks.append(got.path)
-        write_json_atomic(
-            Path(self.output().path),
-            {
-                "url": self.url,
-                "archive": str(got.path),
-                "archive_sha256": got.sha256,
-                "archive_bytes": got.size,
-                "attempts": got.attempts,
-                "workbooks": [str(p) for p in workbooks],
-                "workbook_sha256": {str(p): sha256_file(p) for p in workbooks},
-            },
-        )
+        workbooks = unpack_exports(got.path, settings.raw_dir / Path(name).stem.replace("+", "_"))
+        DownloadMarker(
+            url=self.url,
+            archive=str(got.path),
+            archive_sha256=got.sha256,
+            archive_bytes=got.size,
+            attempts=got.attempts,
+            workbooks=[str(p) for p in workbooks],
+            workbook_sha256={str(p): sha256_file(p) for p in workbooks},
+        ).write(Path(self.output().path))
 
 
 class ConvertWorkbookToParquet(luigi.Task):
@@ -149,10 +119,10 @@ class ConvertWorkbookToParquet(luigi.Task):
             settings.conversion_rules,
         )
         self.set_progress_percentage(100)
-        rejects = ", ".join(f"{k} {v:,}" for k, v in manifest["rejects_by_reason"].items())
+        rejects = ", ".join(f"{k} {v:,}" for k, v in manifest.rejects_by_reason.items())
         print(
-            f"converted {workbook.name}: {manifest['source_rows']:,} rows → "
-            f"{manifest['lake_rows']:,} lake lines + {manifest['rejected_rows']:,} rejects"
+            f"converted {workbook.name}: {manifest.source_rows:,} rows → "
+            f"{manifest.lake_rows:,} lake lines + {manifest.rejected_rows:,} rejects"
             f"{f' ({rejects})' if rejects else ''} in {time.monotonic() - started:.1f}s",
             file=sys.stderr,
         )
@@ -178,13 +148,14 @@ class BuildWarehouse(luigi.Task):
         return [ConvertWorkbookToParquet(workbook=w) for w in exports]
 
     def output(self):
-        return luigi.LocalTarget(load_settings().warehouse_dir / "retail.build.json")
+        return luigi.LocalTarget(load_settings().build_marker)
 
     def complete(self):
-        marker = read_json(Path(self.output().path))
-        if not marker or not load_settings().warehouse_path.exists():
+        settings = load_settings()
+        marker = BuildMarker.read(settings.build_marker)
+        if not marker or not settings.warehouse_path.exists():
             return False
-        return marker.get("warehouse_version") == current_warehouse_version(load_settings(), self.source)
+        return marker.warehouse_version == current_warehouse_version(settings, self.source)
 
     def run(self):
         from pipeline.lib.warehouse import build_warehouse
@@ -196,16 +167,21 @@ class BuildWarehouse(luigi.Task):
         yield [ConvertWorkbookToParquet(workbook=w) for w in workbooks]
 
         lake = LakePaths(settings.lake_dir)
-        manifests = [read_manifest(lake.manifest_for(w)) for w in workbooks]
-        files = [f for m in manifests for f in m["files"]]
-        self.set_status_message(f"dbt build: models, seeds, tests over {len(files)} lake files")
+        manifests = [LakeManifest.read(lake.manifest_for(w)) for w in workbooks]
+        line_files = [lake.lake_dir / f for m in manifests for f in m.files_under(lake.LINES)]
+        reject_files = [lake.lake_dir / f for m in manifests for f in m.files_under(lake.REJECTS)]
+        self.set_status_message(
+            f"dbt build: models, seeds, tests over {len(line_files) + len(reject_files)} lake files"
+        )
         self.set_progress_percentage(10)
+        figures = conversion_figures(manifests)
         result = build_warehouse(
             project_dir=settings.dbt_project_dir,
+            work_dir=settings.dbt_work_dir,
             warehouse_path=settings.warehouse_path,
-            line_files=[str(lake.lake_dir / f) for f in files if f.startswith("invoice_lines/")],
-            reject_files=[str(lake.lake_dir / f) for f in files if f.startswith("_rejects/")],
-            expected_source_rows=sum(m["source_rows"] for m in manifests),
+            line_files=[str(f) for f in line_files],
+            reject_files=[str(f) for f in reject_files],
+            expected_source_rows=figures["source_rows"],
             target=settings.dbt_target,
             threads=settings.dbt_threads,
             memory_limit=settings.duckdb_memory_limit,
@@ -214,32 +190,16 @@ class BuildWarehouse(luigi.Task):
             unknown_strict=settings.unknown_strict,
         )
         unknown_values = result.pop("unknown_values")
-        rejects: dict[str, int] = {}
-        for m in manifests:
-            for reason, n in m["rejects_by_reason"].items():
-                rejects[reason] = rejects.get(reason, 0) + n
         self.set_progress_percentage(100)
-        write_json_atomic(
-            Path(self.output().path),
-            {
-                "warehouse_version": current_warehouse_version(settings, self.source),
-                "source": self.source,
-                "workbooks": [str(w) for w in workbooks],
-                "skipped_files": listing.skipped,
-                "skipped_sheets": {
-                    Path(m["workbook"]).name + f" / {sheet}": why
-                    for m in manifests
-                    for sheet, why in m.get("skipped_sheets", {}).items()
-                },
-                "source_sha256": [m["workbook_sha256"] for m in manifests],
-                "source_rows": sum(m["source_rows"] for m in manifests),
-                "lake_rows": sum(m["lake_rows"] for m in manifests),
-                "conversion_rejects_by_reason": rejects,
-                "convert_seconds": round(sum(m.get("seconds", 0) for m in manifests), 2),
-                "unknown_values": unknown_values,
-                "dbt": result,
-            },
-        )
+        BuildMarker(
+            warehouse_version=current_warehouse_version(settings, self.source),
+            source=self.source,
+            workbooks=[str(w) for w in workbooks],
+            skipped_files=listing.skipped,
+            unknown_values=unknown_values,
+            dbt=result,
+            **figures,
+        ).write(settings.build_marker)
 
 
 class PublishedVersion(luigi.Target):
@@ -283,48 +243,41 @@ class PublishToPostgres(luigi.Task):
 
     def run(self):
         from pipeline.lib.postgres import redact, retry_transient
-        from pipeline.lib.publish import publish
+        from pipeline.lib.publish import PublishRequest, publish
 
         settings = load_settings()
-        build = read_json(Path(self.input().path))
+        build = BuildMarker.read(settings.build_marker)
         dsn = settings.postgres_dsn()
         check_postgres(settings)  # run on its own, the task checks the server before copying too
         self.set_status_message(f"publishing to {redact(dsn)}")
-        result = retry_transient(
-            lambda: publish(
-                warehouse_path=settings.warehouse_path,
-                manifest_path=settings.warehouse_dir / "dbt" / "target" / "manifest.json",
-                dsn=dsn,
-                warehouse_version=build["warehouse_version"],
-                run_id=uuid.uuid4().hex,
-                source=self.source,
-                source_sha256=build["source_sha256"],
-                rejects_by_reason=build["conversion_rejects_by_reason"],
-                stage_seconds={
-                    "convert": build["convert_seconds"],
-                    "dbt_build": build["dbt"].get("seconds", 0),
-                },
-                unknown_values=build.get("unknown_values", []),
-                bi_role=settings.bi_role,
-                lock_timeout_ms=settings.publish_lock_timeout_ms,
-            )
+        request = PublishRequest(
+            warehouse_path=settings.warehouse_path,
+            manifest_path=settings.dbt_manifest,
+            dsn=dsn,
+            warehouse_version=build.warehouse_version,
+            run_id=uuid.uuid4().hex,
+            source=self.source,
+            source_sha256=build.source_sha256,
+            rejects_by_reason=build.conversion_rejects_by_reason,
+            stage_seconds={"convert": build.convert_seconds, "dbt_build": build.dbt.get("seconds", 0)},
+            unknown_values=build.unknown_values,
+            bi_role=settings.bi_role,
+            lock_timeout_ms=settings.publish_lock_timeout_ms,
         )
+        result = retry_transient(lambda: publish(request))
         self.set_status_message(
             f"version {result.published_version} live: {sum(result.rows.values()):,} rows in {result.schema}"
         )
         self.set_progress_percentage(100)
-        write_json_atomic(
-            settings.warehouse_dir / "retail.published.json",
-            {
-                "published_version": result.published_version,
-                "warehouse_version": build["warehouse_version"],
-                "schema": result.schema,
-                "rows": result.rows,
-                "amounts": result.amounts,
-                "seconds": result.seconds,
-                "dsn": redact(dsn),
-            },
-        )
+        PublishedMarker(
+            published_version=result.published_version,
+            warehouse_version=build.warehouse_version,
+            schema=result.schema,
+            rows=result.rows,
+            amounts=result.amounts,
+            seconds=result.seconds,
+            dsn=redact(dsn),
+        ).write(settings.published_marker)
 
 
 class VerifyPostgres(luigi.Task):
@@ -341,29 +294,28 @@ class VerifyPostgres(luigi.Task):
         return PublishToPostgres(source=self.source)
 
     def output(self):
-        return luigi.LocalTarget(load_settings().warehouse_dir / "retail.verified.json")
+        return luigi.LocalTarget(load_settings().verified_marker)
 
     def complete(self):
-        marker = read_json(Path(self.output().path))
-        version = current_warehouse_version(load_settings(), self.source)
-        return bool(marker) and version is not None and marker.get("warehouse_version") == version
+        settings = load_settings()
+        marker = VerifiedMarker.read(settings.verified_marker)
+        version = current_warehouse_version(settings, self.source)
+        return marker is not None and version is not None and marker.warehouse_version == version
 
     def run(self):
         from pipeline.lib.verify import verify_with_dbt_postgres
 
         settings = load_settings()
-        build = read_json(settings.warehouse_dir / "retail.build.json")
+        build = BuildMarker.read(settings.build_marker)
         self.set_status_message("dbt-postgres: testing the live tables")
         result = verify_with_dbt_postgres(
             project_dir=settings.dbt_project_dir / "olap",
             dsn=settings.postgres_dsn(),
-            work_dir=settings.warehouse_dir / "dbt_olap",
-            expected_source_rows=build["source_rows"],
+            work_dir=settings.dbt_olap_work_dir,
+            expected_source_rows=build.source_rows,
             bi_role=settings.bi_role,
         )
-        write_json_atomic(
-            Path(self.output().path), {"warehouse_version": build["warehouse_version"], **result}
-        )
+        VerifiedMarker(warehouse_version=build.warehouse_version, **result).write(settings.verified_marker)
 
 
 class RunAll(luigi.Task):
@@ -405,4 +357,4 @@ def _summarise_no_op(task: RunAll) -> None:
 
     settings = load_settings(task.source or None)
     # Nothing ran, so the ledger's live version that the preflight read a moment ago is current.
-    print_no_op_summary(settings.data_dir / "reports", check_postgres(settings).live)
+    print_no_op_summary(settings.reports_dir, check_postgres(settings).live)

@@ -25,9 +25,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.lib.download import sha256_file
-from pipeline.lib.files import write_json_atomic
 from pipeline.lib.lines import ExportContents
-from pipeline.lib.manifest import MANIFEST_VERSION, LakePaths, read_manifest, workbook_slug
+from pipeline.lib.manifest import MANIFEST_VERSION, LakeManifest, LakePaths, workbook_slug
 from pipeline.lib.rules import ConversionRules
 
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3}
@@ -51,7 +50,7 @@ def write_workbook_to_lake(
     lake: LakePaths,
     read_seconds: float = 0.0,
     rules: ConversionRules | None = None,
-) -> dict:
+) -> LakeManifest:
     """Write lines and rejects of one export; return the manifest (already on disk)."""
     if contents.lines.height + contents.rejects.height != contents.source_rows:
         raise ReconciliationError(
@@ -60,9 +59,9 @@ def write_workbook_to_lake(
         )
     started = time.monotonic()
     slug = workbook_slug(workbook)
-    for stale in (lake.lake_dir / "_tmp").glob(f"{slug}-*"):  # left by a killed conversion
+    for stale in lake.staging.glob(f"{slug}-*"):  # left by a killed conversion
         shutil.rmtree(stale, ignore_errors=True)
-    staging = lake.lake_dir / "_tmp" / f"{slug}-{uuid.uuid4().hex[:8]}"
+    staging = lake.staging / f"{slug}-{uuid.uuid4().hex[:8]}"
     files: dict[str, dict] = {}  # path relative to the lake -> rows, bytes, sha256
     try:
         lines = contents.lines.with_columns(
@@ -74,46 +73,46 @@ def write_workbook_to_lake(
         # are still held (60-110 MB more peak memory for a workbook of 600,000 lines).
         for year, month, _ in by_month.rows():
             part = lines.filter((pl.col("_year") == year) & (pl.col("_month") == month))
-            rel = f"invoice_lines/invoice_year={year}/invoice_month={month:02d}/part-{slug}.parquet"
+            rel = lake.line_file(slug, year, month)
             files[rel] = _write_parquet(part.drop("_year", "_month"), staging / rel)
             del part
-        rejects_rel = f"_rejects/{slug}.parquet"
+        rejects_rel = lake.reject_file(slug)
         # Always written, even when empty, so readers can rely on the file and its schema.
         files[rejects_rel] = _write_parquet(contents.rejects, staging / rejects_rel)
 
         manifest_path = lake.manifest_for(workbook)
-        old = read_manifest(manifest_path)
+        old = LakeManifest.read(manifest_path)
         manifest_path.unlink(missing_ok=True)
         for rel in files:
             (lake.lake_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / rel, lake.lake_dir / rel)
-        for rel in (old or {}).get("files", {}):
+        for rel in old.files if old else ():
             if rel not in files:
                 (lake.lake_dir / rel).unlink(missing_ok=True)
 
         stat = workbook.stat()
-        manifest = {
-            "manifest_version": MANIFEST_VERSION,
-            "workbook": str(workbook),
-            "workbook_sha256": workbook_sha256,
-            "workbook_bytes": stat.st_size,
-            "workbook_mtime_ns": stat.st_mtime_ns,
-            "format": contents.format_name,
-            "kind": contents.kind,
-            "rules": (rules or ConversionRules()).as_dict(),
-            "notes": contents.notes,
-            "skipped_sheets": contents.skipped_sheets,
-            "seconds": round(read_seconds + time.monotonic() - started, 2),
-            "sheets": contents.sheets,
-            "source_rows": contents.source_rows,
-            "lake_rows": contents.lines.height,
-            "rejected_rows": contents.rejects.height,
-            "rejects_by_reason": _count_by(contents.rejects, "reason_code"),
-            "lines_by_month": {f"{y}-{m:02d}": n for y, m, n in by_month.rows()},
-            "schema": {name: str(dtype) for name, dtype in contents.lines.schema.items()},
-            "files": files,
-        }
-        write_json_atomic(manifest_path, manifest)
+        manifest = LakeManifest(
+            manifest_version=MANIFEST_VERSION,
+            workbook=str(workbook),
+            workbook_sha256=workbook_sha256,
+            workbook_bytes=stat.st_size,
+            workbook_mtime_ns=stat.st_mtime_ns,
+            format=contents.format_name,
+            kind=contents.kind,
+            rules=(rules or ConversionRules()).as_dict(),
+            notes=contents.notes,
+            skipped_sheets=contents.skipped_sheets,
+            seconds=round(read_seconds + time.monotonic() - started, 2),
+            sheets=contents.sheets,
+            source_rows=contents.source_rows,
+            lake_rows=contents.lines.height,
+            rejected_rows=contents.rejects.height,
+            rejects_by_reason=_count_by(contents.rejects, "reason_code"),
+            lines_by_month={f"{y}-{m:02d}": n for y, m, n in by_month.rows()},
+            schema={name: str(dtype) for name, dtype in contents.lines.schema.items()},
+            files=files,
+        )
+        manifest.write(manifest_path)
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)

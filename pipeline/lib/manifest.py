@@ -8,11 +8,12 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Self
 
 from pipeline.lib.download import sha256_file
-from pipeline.lib.files import read_json
+from pipeline.lib.markers import Marker
 
 # 2: CSV and .xls sources, conversion rules in the manifest, new reject reasons. An older manifest
 # does not count, so every export is converted again under the current rules.
@@ -30,27 +31,72 @@ def workbook_slug(path: Path) -> str:
 
 @dataclass(frozen=True)
 class LakePaths:
+    """Where each export's files lie in the lake; every path a manifest lists is relative to ``lake_dir``."""
+
     lake_dir: Path
+
+    LINES = "invoice_lines"
+    REJECTS = "_rejects"
 
     @property
     def invoice_lines(self) -> Path:
-        return self.lake_dir / "invoice_lines"
+        return self.lake_dir / self.LINES
 
     @property
     def rejects(self) -> Path:
-        return self.lake_dir / "_rejects"
+        return self.lake_dir / self.REJECTS
 
     @property
     def manifests(self) -> Path:
         return self.lake_dir / "_manifests"
 
+    @property
+    def staging(self) -> Path:
+        """Where a conversion writes before it renames into place (the lake's filesystem)."""
+        return self.lake_dir / "_tmp"
+
     def manifest_for(self, workbook: Path) -> Path:
         return self.manifests / f"{workbook_slug(workbook)}.json"
 
+    def line_file(self, slug: str, year: int, month: int) -> str:
+        return f"{self.LINES}/invoice_year={year}/invoice_month={month:02d}/part-{slug}.parquet"
 
-def read_manifest(path: Path) -> dict | None:
-    manifest = read_json(path)
-    return manifest if manifest and manifest.get("manifest_version") == MANIFEST_VERSION else None
+    def reject_file(self, slug: str) -> str:
+        return f"{self.REJECTS}/{slug}.parquet"
+
+
+@dataclass(frozen=True)
+class LakeManifest(Marker):
+    """``<lake>/_manifests/<export>.json``, written last by a conversion: the export it describes (by
+    checksum, size and mtime), the rules it was converted under, its figures and its files."""
+
+    manifest_version: int
+    workbook: str
+    workbook_sha256: str
+    workbook_bytes: int
+    workbook_mtime_ns: int
+    format: str
+    kind: str
+    rules: dict[str, str]
+    source_rows: int
+    lake_rows: int
+    rejected_rows: int
+    rejects_by_reason: dict[str, int]
+    lines_by_month: dict[str, int]  # "YYYY-MM" -> lines
+    schema: dict[str, str]
+    files: dict[str, dict[str, Any]]  # path relative to the lake -> rows, bytes, sha256
+    seconds: float = 0.0
+    sheets: dict[str, int] = field(default_factory=dict)  # sheet -> data rows read
+    notes: list[str] = field(default_factory=list)
+    skipped_sheets: dict[str, str] = field(default_factory=dict)  # sheet -> why it holds no lines
+
+    @classmethod
+    def read(cls, path: Path) -> Self | None:
+        manifest = super().read(path)
+        return manifest if manifest and manifest.manifest_version == MANIFEST_VERSION else None
+
+    def files_under(self, folder: str) -> list[str]:
+        return [rel for rel in self.files if rel.startswith(f"{folder}/")]
 
 
 def manifest_is_current(path: Path, workbook: Path, rules: dict[str, str]) -> bool:
@@ -60,19 +106,39 @@ def manifest_is_current(path: Path, workbook: Path, rules: dict[str, str]) -> bo
     Size and mtime stand in for the workbook's checksum so that a no-op run stays fast; a touched but
     unchanged workbook is re-hashed and still counts as converted.
     """
-    manifest = read_manifest(path)
-    if manifest is None or not workbook.is_file() or manifest.get("rules") != rules:
+    manifest = LakeManifest.read(path)
+    if manifest is None or not workbook.is_file() or manifest.rules != rules:
         return False
     lake_dir = path.parent.parent
-    for rel, meta in manifest["files"].items():
+    for rel, meta in manifest.files.items():
         try:
             if (lake_dir / rel).stat().st_size != meta["bytes"]:
                 return False
         except FileNotFoundError:
             return False
     stat = workbook.stat()
-    if stat.st_size != manifest["workbook_bytes"]:
+    if stat.st_size != manifest.workbook_bytes:
         return False
-    if stat.st_mtime_ns == manifest["workbook_mtime_ns"]:
+    if stat.st_mtime_ns == manifest.workbook_mtime_ns:
         return True
-    return sha256_file(workbook) == manifest["workbook_sha256"]
+    return sha256_file(workbook) == manifest.workbook_sha256
+
+
+def conversion_figures(manifests: list[LakeManifest]) -> dict[str, Any]:
+    """What the conversions of a source's exports add up to, as the build marker records them."""
+    rejects: dict[str, int] = {}
+    for m in manifests:
+        for reason, n in m.rejects_by_reason.items():
+            rejects[reason] = rejects.get(reason, 0) + n
+    return {
+        "source_sha256": [m.workbook_sha256 for m in manifests],
+        "source_rows": sum(m.source_rows for m in manifests),
+        "lake_rows": sum(m.lake_rows for m in manifests),
+        "conversion_rejects_by_reason": rejects,
+        "convert_seconds": round(sum(m.seconds for m in manifests), 2),
+        "skipped_sheets": {
+            f"{Path(m.workbook).name} / {sheet}": why
+            for m in manifests
+            for sheet, why in m.skipped_sheets.items()
+        },
+    }

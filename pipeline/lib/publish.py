@@ -17,14 +17,14 @@ Rows travel through DuckDB's postgres extension (binary COPY), installed offline
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.lib.faults import fault_point
 from pipeline.lib.postgres import (
     CONNECT_OPTIONS,
     LIVE_SCHEMA,
@@ -75,6 +75,27 @@ class PublishError(RuntimeError):
     pass
 
 
+@dataclass(frozen=True)
+class PublishRequest:
+    """One publish: the warehouse and its dbt manifest, the database, and what the ledger row records."""
+
+    warehouse_path: Path
+    manifest_path: Path
+    dsn: str
+    warehouse_version: str
+    run_id: str
+    source: str
+    source_sha256: list[str]
+    rejects_by_reason: dict[str, int]
+    stage_seconds: dict[str, float]  # of the stages before the publish, for the ledger
+    unknown_values: list[dict] = field(default_factory=list)  # rows of unknown_reference_values
+    bi_role: str = ""
+    folders: tuple[str, ...] = ("marts", "quality", "reports")  # the dbt model folders published
+    lock_timeout_ms: int = 5000
+    go_live_attempts: int = 8
+    max_connections: int = 4
+
+
 @dataclass
 class PublishResult:
     published_version: int
@@ -85,19 +106,16 @@ class PublishResult:
     skipped: bool = False
 
 
-def fault_point(stage: str) -> None:
-    """Test hook: with PIPELINE_FAULT_PAUSE=<stage>, signal arrival and wait (to be killed, or for
-    PIPELINE_FAULT_PAUSE_SECONDS while a test cuts the connection).
+@dataclass
+class _StagedVersion:
+    """A version loaded into its own schema, not yet live."""
 
-    The fault tests SIGKILL the publisher at exact points (mid-copy, before go-live, inside the
-    go-live transaction); nothing happens unless the variable names this stage.
-    """
-    if os.environ.get("PIPELINE_FAULT_PAUSE") != stage:
-        return
-    marker = os.environ.get("PIPELINE_FAULT_MARKER")
-    if marker:
-        Path(marker).write_text(stage)
-    time.sleep(float(os.environ.get("PIPELINE_FAULT_PAUSE_SECONDS", "600")))
+    version: int
+    schema: str
+    specs: list[TableSpec]
+    columns_of: dict[str, list[tuple[str, str]]]  # table -> (column, DuckDB type), in order
+    rows: dict[str, int] = field(default_factory=dict)
+    amounts: dict[str, str] = field(default_factory=dict)
 
 
 class _DuckDBPostgres:
@@ -150,113 +168,118 @@ def _amount_columns(columns: list[tuple[str, str]]) -> list[str]:
     return [name for name, dtype in columns if dtype.upper().startswith("DECIMAL")]
 
 
-def publish(
-    *,
-    warehouse_path: Path,
-    manifest_path: Path,
-    dsn: str,
-    warehouse_version: str,
-    run_id: str,
-    source: str,
-    source_sha256: list[str],
-    rejects_by_reason: dict[str, int],
-    stage_seconds: dict[str, float],
-    unknown_values: list[dict] | None = None,
-    bi_role: str = "",
-    folders: tuple[str, ...] = ("marts", "quality", "reports"),
-    lock_timeout_ms: int = 5000,
-    go_live_attempts: int = 8,
-    max_connections: int = 4,
-) -> PublishResult:
-    """Load the marts into a new version schema, check it, and make it live in one transaction.
-
-    ``unknown_values``: the stock codes and countries no seed knows (rows of unknown_reference_values),
-    recorded in the ledger row.
-    """
-    specs = read_table_specs(manifest_path, folders)
-    seconds: dict[str, float] = {}
+@contextmanager
+def _timed(seconds: dict[str, float], stage: str) -> Iterator[None]:
     started = time.monotonic()
-    with _lost_connection_is_a_publish_error(dsn), connect(dsn) as conn:
-        # One publisher at a time per database; a second one waits here. The ledger's DDL comes after:
-        # "create ... if not exists" run by two sessions at once can collide in the catalog.
+    yield
+    seconds[stage] = round(time.monotonic() - started, 2)
+
+
+def publish(request: PublishRequest) -> PublishResult:
+    """Load the marts into a new version schema, check it, and make it live in one transaction."""
+    specs = read_table_specs(request.manifest_path, request.folders)
+    seconds: dict[str, float] = {}
+    with (
+        _timed(seconds, "total"),
+        _lost_connection_is_a_publish_error(request.dsn),
+        connect(request.dsn) as conn,
+    ):
+        # One publisher at a time per database; a second one waits here. The ledger's DDL comes
+        # after: "create ... if not exists" run by two sessions at once can collide in the catalog.
         take_publish_lock(conn)
         conn.execute(LEDGER_DDL)
         live = conn.execute(
             f"select published_version, warehouse_version from {META_SCHEMA}.publish_ledger "
             "where status = 'live'"
         ).fetchone()
-        if live and live[1] == warehouse_version:
-            return PublishResult(live[0], f"{LIVE_SCHEMA}_v{live[0]}", {}, {}, {}, skipped=True)
-        version = conn.execute(
-            f"select coalesce(max(published_version), 0) + 1 from {META_SCHEMA}.publish_ledger"
-        ).fetchone()[0]
-        schema = f"{LIVE_SCHEMA}_v{version}"
-        # A failed or killed earlier attempt at this version leaves its schema behind: start clean.
-        conn.execute(f"drop schema if exists {quote_ident(schema)} cascade")
-        conn.execute(f"create schema {quote_ident(schema)}")
+        if live and live[1] == request.warehouse_version:
+            return PublishResult(live[0], _version_schema(live[0]), {}, {}, {}, skipped=True)
 
-        duck = _DuckDBPostgres(warehouse_path, dsn, max_connections)
-        try:
-            columns_of = {spec.name: duck.columns(spec.name) for spec in specs}
-            for spec in specs:
-                if not columns_of[spec.name]:
-                    raise PublishError(f"table {spec.name} is missing from {warehouse_path}")
-                ddl = ",\n    ".join(
-                    f"{quote_ident(n)} {pg_type(t)}{' not null' if n in spec.not_null else ''}"
-                    for n, t in columns_of[spec.name]
-                )
-                conn.execute(f"create table {quote_ident(schema)}.{quote_ident(spec.name)} (\n    {ddl}\n)")
-
-            t0 = time.monotonic()
-            for i, spec in enumerate(specs):
-                cols = ", ".join(quote_ident(n) for n, _ in columns_of[spec.name])
-                duck.execute(
-                    f"insert into pg.{quote_ident(schema)}.{quote_ident(spec.name)} ({cols}) "
-                    f"select {cols} from wh.main.{quote_ident(spec.name)}"
-                )
-                if i == 0:
-                    fault_point("copy")
-            seconds["copy"] = round(time.monotonic() - t0, 2)
-
-            t0 = time.monotonic()
-            rows, amounts = _verify_against_warehouse(conn, duck, schema, specs, columns_of)
-            seconds["verify"] = round(time.monotonic() - t0, 2)
-        finally:
-            duck.close()
-        _check_contract_types(conn, schema, specs)
-
-        t0 = time.monotonic()
-        _add_keys_and_docs(conn, schema, specs)
-        seconds["index"] = round(time.monotonic() - t0, 2)
+        staged = _stage_version(conn, request, specs, seconds)
+        _check_contract_types(conn, staged)
+        with _timed(seconds, "index"):
+            _add_keys_and_docs(conn, staged)
         fault_point("before_go_live")
-
-        t0 = time.monotonic()
-        seconds["go_live_attempts"] = _go_live(
-            conn,
-            schema,
-            version,
-            specs,
-            columns_of,
-            bi_role=bi_role,
-            lock_timeout_ms=lock_timeout_ms,
-            attempts=go_live_attempts,
-            ledger_row={
-                "warehouse_version": warehouse_version,
-                "run_id": run_id,
-                "source": source,
-                "source_sha256": source_sha256,
-                "rows_per_table": json.dumps(rows),
-                "amounts": json.dumps(amounts),
-                "rejects_by_reason": json.dumps(rejects_by_reason),
-                "stage_seconds": json.dumps({**stage_seconds, **seconds}),
-                "unknown_values": json.dumps(unknown_values or []),
-            },
+        with _timed(seconds, "go_live"):
+            seconds["go_live_attempts"] = _go_live(
+                conn, staged, request, _ledger_row(request, staged, seconds)
+            )
+        _drop_old_versions(
+            conn, keep={staged.version, staged.version - 1}, lock_timeout_ms=request.lock_timeout_ms
         )
-        seconds["go_live"] = round(time.monotonic() - t0, 2)
-        _drop_old_versions(conn, keep={version, version - 1}, lock_timeout_ms=lock_timeout_ms)
         release_publish_lock(conn)
-    seconds["total"] = round(time.monotonic() - started, 2)
-    return PublishResult(version, schema, rows, amounts, seconds)
+    return PublishResult(staged.version, staged.schema, staged.rows, staged.amounts, seconds)
+
+
+def _version_schema(version: int) -> str:
+    return f"{LIVE_SCHEMA}_v{version}"
+
+
+def _stage_version(conn, request: PublishRequest, specs: list[TableSpec], seconds: dict) -> _StagedVersion:
+    """The next version's schema, its tables created from the warehouse's columns, the rows copied and
+    checked against the warehouse."""
+    version = conn.execute(
+        f"select coalesce(max(published_version), 0) + 1 from {META_SCHEMA}.publish_ledger"
+    ).fetchone()[0]
+    schema = _version_schema(version)
+    # A failed or killed earlier attempt at this version leaves its schema behind: start clean.
+    conn.execute(f"drop schema if exists {quote_ident(schema)} cascade")
+    conn.execute(f"create schema {quote_ident(schema)}")
+    duck = _DuckDBPostgres(request.warehouse_path, request.dsn, request.max_connections)
+    try:
+        staged = _StagedVersion(
+            version, schema, specs, {spec.name: duck.columns(spec.name) for spec in specs}
+        )
+        _create_tables(conn, staged, request.warehouse_path)
+        with _timed(seconds, "copy"):
+            _copy(duck, staged)
+        with _timed(seconds, "verify"):
+            _verify_against_warehouse(conn, duck, staged)
+    finally:
+        duck.close()
+    return staged
+
+
+def _create_tables(conn, staged: _StagedVersion, warehouse_path: Path) -> None:
+    for spec in staged.specs:
+        columns = staged.columns_of[spec.name]
+        if not columns:
+            raise PublishError(f"table {spec.name} is missing from {warehouse_path}")
+        ddl = ",\n    ".join(
+            f"{quote_ident(n)} {pg_type(t)}{' not null' if n in spec.not_null else ''}" for n, t in columns
+        )
+        conn.execute(f"create table {_qualified(staged.schema, spec.name)} (\n    {ddl}\n)")
+
+
+def _copy(duck: _DuckDBPostgres, staged: _StagedVersion) -> None:
+    """Every table's rows, warehouse → PostgreSQL, by the extension's binary COPY."""
+    for i, spec in enumerate(staged.specs):
+        cols = ", ".join(quote_ident(n) for n, _ in staged.columns_of[spec.name])
+        duck.execute(
+            f"insert into pg.{_qualified(staged.schema, spec.name)} ({cols}) "
+            f"select {cols} from wh.main.{quote_ident(spec.name)}"
+        )
+        if i == 0:
+            fault_point("copy")
+
+
+def _qualified(schema: str, table: str) -> str:
+    return f"{quote_ident(schema)}.{quote_ident(table)}"
+
+
+def _ledger_row(request: PublishRequest, staged: _StagedVersion, seconds: dict[str, float]) -> dict:
+    return {
+        "version": staged.version,
+        "warehouse_version": request.warehouse_version,
+        "run_id": request.run_id,
+        "source": request.source,
+        "source_sha256": request.source_sha256,
+        "rows_per_table": json.dumps(staged.rows),
+        "amounts": json.dumps(staged.amounts),
+        "rejects_by_reason": json.dumps(request.rejects_by_reason),
+        "stage_seconds": json.dumps({**request.stage_seconds, **seconds}),
+        "unknown_values": json.dumps(request.unknown_values),
+    }
 
 
 # How libpq says, through DuckDB's postgres extension, that the server went away or never answered.
@@ -280,39 +303,36 @@ def _lost_connection_is_a_publish_error(dsn: str) -> Iterator[None]:
         ) from None
 
 
-def _verify_against_warehouse(conn, duck, schema, specs, columns_of):
-    """Row counts and money totals of every loaded table must equal the warehouse's."""
-    rows, amounts = {}, {}
-    for spec in specs:
-        sums = _amount_columns(columns_of[spec.name])
+def _verify_against_warehouse(conn, duck: _DuckDBPostgres, staged: _StagedVersion) -> None:
+    """Row counts and money totals of every loaded table must equal the warehouse's; they are recorded
+    in ``staged``."""
+    for spec in staged.specs:
+        sums = _amount_columns(staged.columns_of[spec.name])
         select = ", ".join(["count(*)"] + [f"coalesce(sum({quote_ident(c)}), 0)" for c in sums])
         expected = duck.execute(f"select {select} from wh.main.{quote_ident(spec.name)}").fetchone()
-        found = conn.execute(
-            f"select {select} from {quote_ident(schema)}.{quote_ident(spec.name)}"
-        ).fetchone()
+        found = conn.execute(f"select {select} from {_qualified(staged.schema, spec.name)}").fetchone()
         if tuple(expected) != tuple(found):
             raise PublishError(
-                f"{schema}.{spec.name} does not match the warehouse: expected rows and sums "
+                f"{staged.schema}.{spec.name} does not match the warehouse: expected rows and sums "
                 f"{expected}, found {found}; nothing was made live"
             )
-        rows[spec.name] = found[0]
+        staged.rows[spec.name] = found[0]
         for col, value in zip(sums, found[1:], strict=True):
-            amounts[f"{spec.name}.{col}"] = str(value)
-    return rows, amounts
+            staged.amounts[f"{spec.name}.{col}"] = str(value)
 
 
-def _check_contract_types(conn, schema: str, specs: list[TableSpec]) -> None:
+def _check_contract_types(conn, staged: _StagedVersion) -> None:
     """Every loaded column must have the PostgreSQL type of its dbt contract data_type."""
     found = {
         (table, column): (dtype, precision, scale)
         for table, column, dtype, precision, scale in conn.execute(
             "select table_name, column_name, data_type, numeric_precision, numeric_scale "
             "from information_schema.columns where table_schema = %s",
-            (schema,),
+            (staged.schema,),
         ).fetchall()
     }
     problems = []
-    for spec in specs:
+    for spec in staged.specs:
         for column, contract in spec.contract_types.items():
             expected = pg_type(contract)
             dtype, precision, scale = found.get((spec.name, column), (None, None, None))
@@ -323,26 +343,27 @@ def _check_contract_types(conn, schema: str, specs: list[TableSpec]) -> None:
                 problems.append(f"{spec.name}.{column}: contract {contract} ({expected}), published {actual}")
     if problems:
         raise PublishError(
-            f"published columns differ from the dbt contract in {schema}; nothing was made live: "
+            f"published columns differ from the dbt contract in {staged.schema}; nothing was made live: "
             + "; ".join(problems)
         )
 
 
-def _add_keys_and_docs(conn, schema: str, specs: list[TableSpec]) -> None:
-    published = {s.name for s in specs}
-    for spec in specs:
-        table = f"{quote_ident(schema)}.{quote_ident(spec.name)}"
+def _add_keys_and_docs(conn, staged: _StagedVersion) -> None:
+    """Primary keys first (foreign keys reference them), then foreign keys with their indexes, the dbt
+    docs as comments, and fresh planner statistics."""
+    published = {s.name for s in staged.specs}
+    for spec in staged.specs:
         if spec.primary_key:
             cols = ", ".join(quote_ident(c) for c in spec.primary_key)
-            conn.execute(f"alter table {table} add primary key ({cols})")
-    for spec in specs:
-        table = f"{quote_ident(schema)}.{quote_ident(spec.name)}"
+            conn.execute(f"alter table {_qualified(staged.schema, spec.name)} add primary key ({cols})")
+    for spec in staged.specs:
+        table = _qualified(staged.schema, spec.name)
         for column, target, target_column in spec.foreign_keys:
             if target not in published:
                 continue
             conn.execute(
                 f"alter table {table} add foreign key ({quote_ident(column)}) "
-                f"references {quote_ident(schema)}.{quote_ident(target)} ({quote_ident(target_column)})"
+                f"references {_qualified(staged.schema, target)} ({quote_ident(target_column)})"
             )
             conn.execute(f"create index on {table} ({quote_ident(column)})")
         _comment_on(conn, "table", table, spec)
@@ -361,24 +382,27 @@ def _comment_on(conn, kind: str, relation: str, spec: TableSpec) -> None:
             )
 
 
-def _go_live(conn, schema, version, specs, columns_of, *, bi_role, lock_timeout_ms, attempts, ledger_row):
-    """Re-point the analytics views at ``schema`` and record the version, in one transaction.
+def _go_live(conn, staged: _StagedVersion, request: PublishRequest, ledger_row: dict) -> int:
+    """Re-point the analytics views at the staged schema and record the version, in one transaction;
+    returns the number of tries it took.
 
     ``lock_timeout`` bounds each try, so readers queued behind the view swap wait at most that long;
     a long reader makes the try fail, and it is retried with backoff.
     """
     import psycopg
 
+    attempts = request.go_live_attempts
     for attempt in range(1, attempts + 1):
         try:
             with conn.transaction():
-                conn.execute(f"set local lock_timeout = {int(lock_timeout_ms)}")
+                conn.execute(f"set local lock_timeout = {int(request.lock_timeout_ms)}")
                 conn.execute(f"create schema if not exists {LIVE_SCHEMA}")
-                for spec in specs:
-                    view = _point_view_at(conn, schema, spec.name, [n for n, _ in columns_of[spec.name]])
+                for spec in staged.specs:
+                    columns = [n for n, _ in staged.columns_of[spec.name]]
+                    view = _point_view_at(conn, staged.schema, spec.name, columns)
                     _comment_on(conn, "view", view, spec)
-                if bi_role:
-                    _grant_read_only(conn, bi_role)
+                if request.bi_role:
+                    _grant_read_only(conn, request.bi_role)
                 conn.execute(
                     f"update {META_SCHEMA}.publish_ledger set status = 'superseded' where status = 'live'"
                 )
@@ -388,15 +412,16 @@ def _go_live(conn, schema, version, specs, columns_of, *, bi_role, lock_timeout_
                     "stage_seconds, unknown_values) values (%(version)s, %(warehouse_version)s, "
                     "%(run_id)s, %(source)s, %(source_sha256)s, 'live', %(rows_per_table)s, %(amounts)s, "
                     "%(rejects_by_reason)s, %(stage_seconds)s, %(unknown_values)s)",
-                    {"version": version, **ledger_row},
+                    ledger_row,
                 )
                 fault_point("in_go_live")
             return attempt
         except psycopg.errors.LockNotAvailable:
             if attempt == attempts:
                 raise PublishError(
-                    f"could not go live: a reader held a lock on {LIVE_SCHEMA} through {attempts} "
-                    f"tries of {lock_timeout_ms} ms; version {version} stays staged in {schema}"
+                    f"could not go live: a reader held a lock on {LIVE_SCHEMA} through {attempts} tries "
+                    f"of {request.lock_timeout_ms} ms; version {staged.version} stays staged in "
+                    f"{staged.schema}"
                 ) from None
             time.sleep(min(10.0, 0.5 * 2 ** (attempt - 1)))
         except psycopg.errors.InvalidTableDefinition as err:
@@ -411,9 +436,7 @@ def _point_view_at(conn, schema: str, table: str, columns: list[str]) -> str:
     built on it keep working. Returns the view's qualified name."""
     view = f"{LIVE_SCHEMA}.{quote_ident(table)}"
     cols = ", ".join(quote_ident(c) for c in columns)
-    conn.execute(
-        f"create or replace view {view} as select {cols} from {quote_ident(schema)}.{quote_ident(table)}"
-    )
+    conn.execute(f"create or replace view {view} as select {cols} from {_qualified(schema, table)}")
     return view
 
 
@@ -471,7 +494,7 @@ def restore_previous(dsn: str, lock_timeout_ms: int = 5000) -> int:
         ).fetchone()
         if not previous:
             raise PublishError(f"version {live[0]} is live and no earlier version is kept to restore")
-        schema = f"{LIVE_SCHEMA}_v{previous[0]}"
+        schema = _version_schema(previous[0])
         with conn.transaction():
             conn.execute(f"set local lock_timeout = {int(lock_timeout_ms)}")
             columns_of: dict[str, list[str]] = {}

@@ -1,15 +1,17 @@
-"""What a source stands for: the exports in a file or a landing folder, and the lake names they get.
+"""What a source stands for: the exports in a file, a landing folder or a downloaded archive, and the
+lake names they get.
 
 Kept free of polars so that scheduling (every no-op run does it) imports nothing heavy.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.lib.files import read_json
 from pipeline.lib.manifest import workbook_slug
+from pipeline.lib.markers import DownloadMarker
 
 # The suffixes a landing folder is scanned for; any other file there is listed as skipped. What a
 # file really is comes from its bytes when it is read (readers.py).
@@ -34,8 +36,8 @@ def list_sources(source: str, download_marker: Path | None = None) -> SourceList
     """The exports ``source`` stands for: a file, a landing folder, or the exports a URL's download
     unpacked (listed in ``download_marker``); None while that download has not happened."""
     if is_url(source):
-        marker = read_json(download_marker) if download_marker else None
-        return SourceListing([Path(p) for p in marker["workbooks"]]) if marker else None
+        marker = DownloadMarker.read(download_marker) if download_marker else None
+        return SourceListing([Path(p) for p in marker.workbooks]) if marker else None
     path = Path(source).expanduser().resolve()
     return list_folder(path) if path.is_dir() else SourceListing([path])
 
@@ -79,3 +81,28 @@ def check_distinct_slugs(names: list[str], where: Path) -> None:
             f"{where}: these exports would share one set of lake files: {' | '.join(clashes)}. "
             "Rename one of each so that their names differ in more than case, punctuation and extension."
         )
+
+
+def unpack_exports(archive: Path, target_dir: Path) -> list[Path]:
+    """The exports of a downloaded archive, each written whole into ``target_dir``; a file that is not a
+    zip archive is the export itself."""
+    import zipfile
+
+    if not zipfile.is_zipfile(archive):
+        return [archive]
+    unpacked = []
+    with zipfile.ZipFile(archive) as zipped:
+        members = [m for m in zipped.namelist() if is_export_name(m)]
+        if not members:
+            raise SourceError(f"{archive}: the archive holds no {', '.join(SOURCE_SUFFIXES)} export")
+        check_distinct_slugs(members, archive)
+        for member in members:
+            dest = target_dir / Path(member).name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.part")
+            with zipped.open(member) as src, open(tmp, "wb") as out:
+                while chunk := src.read(1 << 20):
+                    out.write(chunk)
+            os.replace(tmp, dest)
+            unpacked.append(dest)
+    return unpacked

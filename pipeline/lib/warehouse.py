@@ -24,7 +24,8 @@ from pipeline.lib.dbt import (
     run_dbt,
     sql_list,
 )
-from pipeline.lib.manifest import LakePaths, manifest_is_current, read_manifest
+from pipeline.lib.manifest import LakeManifest, LakePaths, manifest_is_current
+from pipeline.lib.sources import list_sources
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
@@ -71,16 +72,23 @@ def warehouse_version(settings: Settings, workbooks: list[Path] | None) -> str |
         manifest_path = lake.manifest_for(workbook)
         if not manifest_is_current(manifest_path, workbook, rules):
             return None
-        manifest = read_manifest(manifest_path)
+        manifest = LakeManifest.read(manifest_path)
         inputs["exports"].append(
-            [workbook.name, manifest["workbook_sha256"], manifest["manifest_version"], manifest["rules"]]
+            [workbook.name, manifest.workbook_sha256, manifest.manifest_version, manifest.rules]
         )
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def current_warehouse_version(settings: Settings, source: str) -> str | None:
+    """The version the warehouse must have for ``source`` now; None while an export is not converted."""
+    listing = list_sources(source, settings.download_marker(source))
+    return warehouse_version(settings, None if listing is None else listing.exports)
 
 
 def build_warehouse(
     *,
     project_dir: Path,
+    work_dir: Path,
     warehouse_path: Path,
     line_files: list[str],
     reject_files: list[str],
@@ -113,7 +121,6 @@ def build_warehouse(
     building.unlink(missing_ok=True)
     building.with_name(building.name + ".wal").unlink(missing_ok=True)
     started = time.monotonic()
-    work_dir = warehouse_path.parent / "dbt"
     try:
         result = run_dbt(
             ["build", "--target", target, "--threads", str(threads)],

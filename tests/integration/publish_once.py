@@ -8,20 +8,22 @@ import sys
 from pathlib import Path
 
 from pipeline.lib.postgres import PostgresUnavailable
-from pipeline.lib.publish import PublishError, publish
+from pipeline.lib.publish import PublishError, PublishRequest, publish
 
 args = json.loads(sys.argv[1])
 try:
     publish(
-        warehouse_path=Path(args["warehouse"]),
-        manifest_path=Path(args["manifest"]),
-        dsn=args["dsn"],
-        warehouse_version=args["version"],
-        run_id="test",
-        source="test",
-        source_sha256=[],
-        rejects_by_reason={},
-        stage_seconds={},
+        PublishRequest(
+            warehouse_path=Path(args["warehouse"]),
+            manifest_path=Path(args["manifest"]),
+            dsn=args["dsn"],
+            warehouse_version=args["version"],
+            run_id="test",
+            source="test",
+            source_sha256=[],
+            rejects_by_reason={},
+            stage_seconds={},
+        )
     )
 except (PublishError, PostgresUnavailable) as err:
     print(f"error: {err}", file=sys.stderr)

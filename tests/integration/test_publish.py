@@ -21,7 +21,7 @@ import pytest
 from helpers import SMALL_ROWS, write_workbook
 
 from pipeline.lib.postgres import PostgresUnavailable
-from pipeline.lib.publish import PublishError, publish, restore_previous
+from pipeline.lib.publish import PublishError, PublishRequest, publish, restore_previous
 from pipeline.synth import write_workbooks
 
 pytestmark = pytest.mark.integration
@@ -76,7 +76,7 @@ def do_publish(w: Warehouse, dsn: str, **kwargs):
     options = {"warehouse_path": w.path, "manifest_path": w.manifest, "dsn": dsn,
                "warehouse_version": w.version, "run_id": "test", "source": "test", "source_sha256": [],
                "rejects_by_reason": {}, "stage_seconds": {}}  # fmt: skip
-    return publish(**(options | kwargs))
+    return publish(PublishRequest(**(options | kwargs)))
 
 
 def spawn_publish(w: Warehouse, dsn: str, env: dict) -> subprocess.Popen:

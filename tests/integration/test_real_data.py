@@ -24,7 +24,7 @@ def test_lake_matches_the_independent_copy(real_workbook, tmp_path):
 
     manifest = write_workbook_to_lake(read_export(real_workbook, sha), real_workbook, sha, lake)
 
-    assert (manifest["source_rows"], manifest["lake_rows"], manifest["rejected_rows"]) == (
+    assert (manifest.source_rows, manifest.lake_rows, manifest.rejected_rows) == (
         541_909,
         541_909,
         0,
@@ -37,7 +37,7 @@ def test_lake_matches_the_independent_copy(real_workbook, tmp_path):
     assert lines["customer_id"].drop_nulls().n_unique() == ref["CustomerID"].drop_nulls().n_unique()
     assert lines["country"].n_unique() == ref["Country"].n_unique() == 38
     ref_months = ref.group_by(pl.col("InvoiceDate").dt.strftime("%Y-%m").alias("m")).len().sort("m")
-    assert manifest["lines_by_month"] == dict(ref_months.rows())
+    assert manifest.lines_by_month == dict(ref_months.rows())
     lake_months = lines.group_by("invoice_year", "invoice_month").len().sort("invoice_year", "invoice_month")
     assert lake_months["len"].to_list() == ref_months["len"].to_list()
     # Row by row: the same values in the same order (text trimmed, money exact).

@@ -11,7 +11,7 @@ from helpers import SMALL_ROWS, write_workbook
 from pipeline.lib.download import sha256_file
 from pipeline.lib.lake import write_workbook_to_lake
 from pipeline.lib.lines import read_export
-from pipeline.lib.manifest import LakePaths, manifest_is_current
+from pipeline.lib.manifest import LakeManifest, LakePaths, manifest_is_current
 from pipeline.lib.rules import ConversionRules
 
 RULES = ConversionRules().as_dict()
@@ -34,12 +34,12 @@ def test_partitions_lineage_and_manifest(tmp_path):
         "invoice_lines/invoice_year=2011/invoice_month=01/part-online_retail.parquet",
         "invoice_lines/invoice_year=2011/invoice_month=08/part-online_retail.parquet",
     ]
-    assert manifest["source_rows"] == manifest["lake_rows"] == len(SMALL_ROWS)
-    assert manifest["lines_by_month"] == {"2010-12": 6, "2011-01": 4, "2011-08": 1}
-    assert manifest["workbook_sha256"] == sha256_file(book)
+    assert manifest.source_rows == manifest.lake_rows == len(SMALL_ROWS)
+    assert manifest.lines_by_month == {"2010-12": 6, "2011-01": 4, "2011-08": 1}
+    assert manifest.workbook_sha256 == sha256_file(book)
     lines = pl.read_parquet(lake.invoice_lines, hive_partitioning=True)
     assert lines.height == len(SMALL_ROWS)
-    assert set(lines["source_sha256"]) == {manifest["workbook_sha256"]}
+    assert set(lines["source_sha256"]) == {manifest.workbook_sha256}
     assert sorted(lines["source_row"]) == list(range(2, len(SMALL_ROWS) + 2))
     assert pl.read_parquet(lake.rejects / "online_retail.parquet").height == 0
     assert not (lake.lake_dir / "_tmp").exists() or not any((lake.lake_dir / "_tmp").iterdir())
@@ -60,9 +60,7 @@ def test_changed_workbook_or_missing_file_is_not_complete(tmp_path):
     assert not manifest_is_current(path, book, RULES)
 
     _, manifest = convert(book, tmp_path / "lake")  # re-conversion drops the month that vanished
-    assert (
-        "invoice_lines/invoice_year=2011/invoice_month=08/part-online_retail.parquet" not in manifest["files"]
-    )
+    assert "invoice_lines/invoice_year=2011/invoice_month=08/part-online_retail.parquet" not in manifest.files
     assert not list(lake.invoice_lines.glob("invoice_year=2011/invoice_month=08/*"))
     assert manifest_is_current(path, book, RULES)
 
@@ -76,16 +74,14 @@ def test_crash_before_manifest_leaves_nothing_complete(tmp_path, monkeypatch):
     lake, _ = convert(book, tmp_path / "lake")
     write_workbook(book, SMALL_ROWS[:4])
 
-    import pipeline.lib.lake as lake_module
-
     def die(*args, **kwargs):
         raise KeyboardInterrupt("killed")
 
-    monkeypatch.setattr(lake_module, "write_json_atomic", die)
+    monkeypatch.setattr(LakeManifest, "write", die)
     with pytest.raises(KeyboardInterrupt):
         convert(book, tmp_path / "lake")
     assert not manifest_is_current(lake.manifest_for(book), book, RULES)
     monkeypatch.undo()
 
     _, manifest = convert(book, tmp_path / "lake")
-    assert manifest["lake_rows"] == 4 and manifest_is_current(lake.manifest_for(book), book, RULES)
+    assert manifest.lake_rows == 4 and manifest_is_current(lake.manifest_for(book), book, RULES)
