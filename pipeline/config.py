@@ -1,16 +1,19 @@
-"""Pipeline settings: one place that says where every input and output lives.
+"""Pipeline settings: each declared once with its default, and where every input and output lives.
 
 Values come, in order of precedence, from the task parameter on the command line, the environment
 (``PIPELINE_SOURCE``, ``PIPELINE_PG_DSN``, ``PIPELINE_DATA_DIR``), the ``[pipeline]`` section of
-luigi.cfg, and the defaults below. Secrets (the DSN) belong in the environment, never in luigi.cfg.
+luigi.cfg (or ``--pipeline-<name>`` flags), and the defaults below. Secrets (the DSN) belong in the
+environment, never in luigi.cfg.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import luigi
 
@@ -18,91 +21,90 @@ from pipeline.lib.rules import ConversionRules
 
 UCI_ONLINE_RETAIL_URL = "https://archive.ics.uci.edu/static/public/352/online+retail.zip"
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt"
 
 
-class pipeline(luigi.Config):  # noqa: N801 - Luigi names a config class after its luigi.cfg section
-    """The ``[pipeline]`` section of luigi.cfg."""
+def setting(default, description: str, *, env: str = "", normalize: Callable[[Any], Any] | None = None):
+    """A pipeline setting: its default, what it does, the environment variable that overrides luigi.cfg
+    (if any), and how a given value is normalised. Declared once, as a field of ``Settings``; the
+    ``[pipeline]`` section of luigi.cfg and the ``--pipeline-<name>`` flags come from it."""
+    return field(default=default, metadata={"description": description, "env": env, "normalize": normalize})
 
-    data_dir = luigi.Parameter(default="data", description="Where every output of the pipeline lands")
-    source = luigi.Parameter(
-        default="",
-        description="Workbook path, folder of workbooks, or URL (default: the UCI download)",
-    )
-    source_sha256 = luigi.Parameter(
-        default="",
-        description="Expected sha256 of a downloaded workbook archive; empty: not checked",
-    )
-    pg_dsn = luigi.Parameter(
-        default="",
-        description="PostgreSQL DSN; prefer PIPELINE_PG_DSN. Empty: an embedded server under data_dir",
-    )
-    download_attempts = luigi.IntParameter(default=5, description="Tries per download before the task fails")
-    download_backoff_seconds = luigi.FloatParameter(
-        default=1.0, description="First retry delay of a download; doubles per try, capped at 30 s"
-    )
-    bi_role = luigi.Parameter(
-        default="analytics_reader", description="Read-only role granted SELECT on schema analytics"
-    )
-    publish_lock_timeout_ms = luigi.IntParameter(
-        default=5000, description="lock_timeout of each go-live try; readers never wait longer"
-    )
-    dbt_project_dir = luigi.Parameter(default="", description="dbt project (default: ./dbt)")
-    dbt_target = luigi.Parameter(default="duckdb", description="dbt target that builds the warehouse")
-    dbt_threads = luigi.IntParameter(default=2, description="dbt threads")
-    duckdb_memory_limit = luigi.Parameter(
-        default="512MB", description="DuckDB memory_limit while dbt builds the warehouse; beyond it, spill"
-    )
-    date_order = luigi.Parameter(
-        default=ConversionRules.date_order,
-        description="How to read slash dates such as 01/12/2010: auto, MDY or DMY",
-    )
-    earliest_invoice_date = luigi.DateParameter(
-        default=ConversionRules.earliest_invoice_date,
-        description="Invoice dates before this day are rejected",
-    )
-    latest_invoice_date = luigi.DateParameter(
-        default=ConversionRules.latest_invoice_date, description="Invoice dates after this day are rejected"
-    )
-    max_reject_share = luigi.FloatParameter(
-        default=0.01, description="Share of an export's rows that may be rejected before its conversion fails"
-    )
-    unknown_max_line_percent = luigi.FloatParameter(
-        default=1.0,
-        description="Stock codes (or countries) no seed knows may carry at most this percent of fact lines",
-    )
-    unknown_max_money_percent = luigi.FloatParameter(
-        default=1.0,
-        description="... and at most this percent of fact money (absolute line amounts); above: dbt fails",
-    )
-    unknown_strict = luigi.BoolParameter(
-        default=False, parsing=luigi.BoolParameter.EXPLICIT_PARSING,
-        description="Fail the build on any stock code or country that no seed knows",
-    )  # fmt: skip
+
+def _resolved_path(value) -> Path:
+    return Path(value).expanduser().resolve()
+
+
+def _date_order(value: str) -> str:
+    return "auto" if value.strip().lower() == "auto" else value.strip().upper()
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved settings; paths are absolute so that tasks do not depend on the working directory."""
+    """Every setting of the pipeline, resolved; paths are absolute so that tasks do not depend on the
+    working directory. ``python -m pipeline settings`` prints them with their values and sources."""
 
-    data_dir: Path
-    source: str
-    source_sha256: str
-    pg_dsn: str
-    download_attempts: int
-    download_backoff_seconds: float
-    bi_role: str
-    publish_lock_timeout_ms: int
-    dbt_project_dir: Path
-    dbt_target: str
-    dbt_threads: int
-    duckdb_memory_limit: str
-    date_order: str
-    earliest_invoice_date: dt.date
-    latest_invoice_date: dt.date
-    max_reject_share: float
-    unknown_max_line_percent: float
-    unknown_max_money_percent: float
-    unknown_strict: bool
+    data_dir: Path = setting(
+        "data", "Where every output of the pipeline lands", env="PIPELINE_DATA_DIR", normalize=_resolved_path
+    )
+    source: str = setting(
+        "", "Workbook path, folder of workbooks, or URL (empty: the UCI download)", env="PIPELINE_SOURCE"
+    )
+    source_sha256: str = setting(
+        "",
+        "Expected sha256 of a downloaded archive; empty: not checked",
+        normalize=lambda v: v.strip().lower(),
+    )
+    # A secret: give it in the environment, never in luigi.cfg.
+    pg_dsn: str = setting(
+        "", "PostgreSQL DSN; empty: an embedded server under data_dir", env="PIPELINE_PG_DSN"
+    )
+    download_attempts: int = setting(5, "Tries per download (5xx, 429, resets, short bodies)")
+    download_backoff_seconds: float = setting(
+        1.0, "First retry delay of a download; doubles per try, capped at 30 s"
+    )
+    bi_role: str = setting(
+        "analytics_reader", "Read-only role granted USAGE and SELECT on schema analytics, nothing else"
+    )
+    publish_lock_timeout_ms: int = setting(
+        5000, "lock_timeout of each go-live try; readers never wait longer behind the view swap"
+    )
+    dbt_project_dir: Path = setting(
+        DBT_PROJECT_DIR,
+        "The dbt-duckdb project that builds the warehouse",
+        normalize=lambda v: _resolved_path(v or DBT_PROJECT_DIR),
+    )
+    dbt_target: str = setting(
+        "duckdb", "dbt target that builds the warehouse (see the project's profiles.yml)"
+    )
+    dbt_threads: int = setting(2, "dbt threads")
+    # Above the limit DuckDB spills to data/warehouse/*.tmp, so memory stays flat as the data grows (its
+    # own default, 80% of RAM, let a 10x build take 3.6 GB). Why 512MB: docs/speed.md, "Memory".
+    duckdb_memory_limit: str = setting("512MB", "DuckDB memory_limit while dbt builds the warehouse")
+    # The conversion rules (README "Dates and numbers"); a change re-converts every export.
+    date_order: str = setting(
+        ConversionRules.date_order,
+        "How slash dates such as 01/12/2010 are read: auto (month-first only when an export shows "
+        "month-first dates and no day-first ones), MDY or DMY",
+        normalize=_date_order,
+    )
+    earliest_invoice_date: dt.date = setting(
+        ConversionRules.earliest_invoice_date, "Invoice dates before this day are rejected"
+    )
+    latest_invoice_date: dt.date = setting(
+        ConversionRules.latest_invoice_date, "Invoice dates after this day are rejected"
+    )
+    max_reject_share: float = setting(
+        0.01, "Share of an export's rows that may be rejected before its conversion fails (0: none, 1: any)"
+    )
+    # Why 1 %: README, "Unknown stock codes and countries".
+    unknown_max_line_percent: float = setting(
+        1.0, "Stock codes (or countries) no seed knows may carry at most this percent of fact lines"
+    )
+    unknown_max_money_percent: float = setting(
+        1.0, "... and at most this percent of fact money (absolute line amounts); above: the build fails"
+    )
+    unknown_strict: bool = setting(False, "Fail the build on any stock code or country that no seed knows")
 
     @property
     def conversion_rules(self) -> ConversionRules:
@@ -170,31 +172,56 @@ class Settings:
         return dsn_for(self.pg_dsn, self.embedded_pg_dir)
 
 
+def _luigi_parameter(f: Field) -> luigi.Parameter:
+    kinds = {int: luigi.IntParameter, float: luigi.FloatParameter, dt.date: luigi.DateParameter}
+    kind = {"int": int, "float": float, "dt.date": dt.date, "bool": bool}.get(f.type)
+    default = str(f.default) if isinstance(f.default, Path) else f.default
+    description = f.metadata["description"]
+    if kind is bool:
+        return luigi.BoolParameter(
+            default, description=description, parsing=luigi.BoolParameter.EXPLICIT_PARSING
+        )
+    return kinds.get(kind, luigi.Parameter)(default=default, description=description)
+
+
+# The [pipeline] section of luigi.cfg (and the --pipeline-<name> flags): Luigi names a config class
+# after its section.
+pipeline = type(
+    "pipeline",
+    (luigi.Config,),
+    {
+        "__doc__": "The [pipeline] section of luigi.cfg.",
+        **{f.name: _luigi_parameter(f) for f in fields(Settings)},
+    },
+)
+
+
+def setting_sources() -> dict[str, str]:
+    """Where each setting's value comes from: ``env PIPELINE_...``, ``luigi.cfg`` or ``default``."""
+    config = luigi.configuration.get_config()
+    found = {}
+    for f in fields(Settings):
+        if f.metadata["env"] and os.environ.get(f.metadata["env"]):
+            found[f.name] = f"env {f.metadata['env']}"
+        elif config.get("pipeline", f.name, fallback=""):
+            found[f.name] = "luigi.cfg"
+        else:
+            found[f.name] = "default"
+    return found
+
+
 def load_settings(source: str | None = None) -> Settings:
+    """The settings as the environment, luigi.cfg (or ``--pipeline-<name>``) and the defaults give them,
+    in that order of precedence; ``source`` (RunAll's ``--source``) wins over all."""
     cfg = pipeline()
-    data_dir = Path(os.environ.get("PIPELINE_DATA_DIR") or cfg.data_dir).expanduser()
-    dbt_dir = Path(cfg.dbt_project_dir) if cfg.dbt_project_dir else REPO_ROOT / "dbt"
-    return Settings(
-        data_dir=data_dir.resolve(),
-        source=source or os.environ.get("PIPELINE_SOURCE") or cfg.source or UCI_ONLINE_RETAIL_URL,
-        source_sha256=cfg.source_sha256.strip().lower(),
-        pg_dsn=os.environ.get("PIPELINE_PG_DSN") or cfg.pg_dsn,
-        download_attempts=cfg.download_attempts,
-        download_backoff_seconds=cfg.download_backoff_seconds,
-        bi_role=cfg.bi_role,
-        publish_lock_timeout_ms=cfg.publish_lock_timeout_ms,
-        dbt_project_dir=dbt_dir.expanduser().resolve(),
-        dbt_target=cfg.dbt_target,
-        dbt_threads=cfg.dbt_threads,
-        duckdb_memory_limit=cfg.duckdb_memory_limit,
-        date_order=cfg.date_order.strip().upper() if cfg.date_order.strip().lower() != "auto" else "auto",
-        earliest_invoice_date=cfg.earliest_invoice_date,
-        latest_invoice_date=cfg.latest_invoice_date,
-        max_reject_share=cfg.max_reject_share,
-        unknown_max_line_percent=cfg.unknown_max_line_percent,
-        unknown_max_money_percent=cfg.unknown_max_money_percent,
-        unknown_strict=cfg.unknown_strict,
-    )
+    values = {}
+    for f in fields(Settings):
+        value = os.environ.get(f.metadata["env"]) if f.metadata["env"] else None
+        value = value or getattr(cfg, f.name)
+        normalize = f.metadata["normalize"]
+        values[f.name] = normalize(value) if normalize else value
+    values["source"] = source or values["source"] or UCI_ONLINE_RETAIL_URL
+    return Settings(**values)
 
 
 def lock_runs_per_data_dir() -> None:

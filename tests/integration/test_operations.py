@@ -131,10 +131,12 @@ def test_failure_exits_non_zero(tmp_path, run_pipeline):
 
 def _fast_config(tmp_path, download_attempts: int = 1) -> Path:
     """The repo's luigi.cfg with a 1 s retry delay and ``download_attempts`` tries per download."""
+    text = (REPO_ROOT / "luigi.cfg").read_text()
+    assert "retry_delay = 30" in text and "\n[pipeline]\n" in text
     config = tmp_path / "fast.cfg"
     config.write_text(
-        (REPO_ROOT / "luigi.cfg").read_text().replace("retry_delay = 30", "retry_delay = 1")
-        .replace("download_attempts = 5", f"download_attempts = {download_attempts}")
+        text.replace("retry_delay = 30", "retry_delay = 1")
+        .replace("\n[pipeline]\n", f"\n[pipeline]\ndownload_attempts = {download_attempts}\n")
     )  # fmt: skip
     return config
 
