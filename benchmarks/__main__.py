@@ -204,6 +204,33 @@ def bench_source(
     return summary
 
 
+def targets(results: list[dict]) -> list[tuple[str, str, bool]]:
+    """Issue 16's targets against this run's figures: (target, measured, met)."""
+    by_label = {r["label"]: r for r in results}
+    real = by_label.get("real workbook")
+    rows = []
+    if real:
+        rows.append(("cold run ≤ 2.5× the floor", f"{real['end_to_end_over_floor']}×",
+                     real["end_to_end_over_floor"] <= 2.5))  # fmt: skip
+        if "baseline_over_pipeline" in real:
+            rows.append(("≥ 10× faster than the seed-style baseline", f"{real['baseline_over_pipeline']}×",
+                         real["baseline_over_pipeline"] >= 10))  # fmt: skip
+        rows.append(("no-op re-run ≤ 0.5 s", f"{real['noop_seconds']} s", real["noop_seconds"] <= 0.5))
+        peak = max(r["end_to_end_peak_rss_mb"] for r in results)
+        rows.append(("peak RSS ≤ 1.5 GB", f"{peak} MB", peak <= 1500))
+        ten = by_label.get("synthetic 10×")
+        if ten:
+            time_ratio = round(ten["end_to_end_seconds"] / real["end_to_end_seconds"], 2)
+            memory_ratio = round(ten["end_to_end_peak_rss_mb"] / real["end_to_end_peak_rss_mb"], 2)
+            rows.append(("at 10× the data, time ≤ 10×", f"{time_ratio}×", time_ratio <= 10))
+            rows.append(("at 10× the data, memory ≤ 2×", f"{memory_ratio}×", memory_ratio <= 2))
+    small = next((r for r in results if r["label"].startswith("small")), None)
+    if small:
+        rows.append((f"{small['lines']:,}-line workbook end to end ≤ 3 s", f"{small['end_to_end_seconds']} s",
+                     small["end_to_end_seconds"] <= 3))  # fmt: skip
+    return rows
+
+
 def markdown(results: list[dict], command: str) -> str:
     memory = psutil.virtual_memory().total / 2**30
     machine = f"{os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}"
@@ -225,6 +252,10 @@ def markdown(results: list[dict], command: str) -> str:
         if r.get("first_run_seconds"):
             lines += ["", f"{r['label']}: the first cold run after a clone or a model change, when dbt "
                       f"parses both projects in full: {r['first_run_seconds']} s (one run)."]  # fmt: skip
+    checked = targets(results)
+    if checked:
+        lines += ["", "| target | measured | |", "| --- | ---: | --- |"]
+        lines += [f"| {name} | {value} | {'met' if met else '**missed**'} |" for name, value, met in checked]
     lines += ["", "| source | stage | seconds | rows/s | peak RSS |", "| --- | --- | ---: | ---: | ---: |"]
     for r in results:
         for stage, st in r["stages"].items():
@@ -243,6 +274,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--scales", default="", help="synthetic multiples of the real line count, e.g. 1,4,10"
     )
     parser.add_argument("--synthetic-runs", type=int, default=1)
+    parser.add_argument(
+        "--small", type=int, default=1000, help="lines of the small synthetic workbook (fixed cost); 0: none"
+    )
     parser.add_argument(
         "--baseline", action="store_true", help="also time the pandas/openpyxl/to_sql baseline"
     )
@@ -264,9 +298,14 @@ def main(argv: list[str] | None = None) -> int:
         results.append(
             bench_source("real workbook", args.source, REAL_LINES, args.runs, pg, root, args.baseline, True)
         )
-        for scale in [int(s) for s in args.scales.split(",") if s]:
-            from pipeline.synth import write_workbooks
+        from pipeline.synth import write_workbooks
 
+        if args.small:
+            folder = root / "small"
+            write_workbooks(folder, args.small, seed=7)
+            results.append(bench_source(f"small ({args.small:,} lines)", folder, args.small, args.runs,
+                                        pg, root, False, False))  # fmt: skip
+        for scale in [int(s) for s in args.scales.split(",") if s]:
             folder = root / f"synth-{scale}x"
             write_workbooks(folder, REAL_LINES * scale, seed=7)
             results.append(bench_source(f"synthetic {scale}×", folder, REAL_LINES * scale,

@@ -122,7 +122,7 @@ def build_warehouse(
     building.with_name(building.name + ".wal").unlink(missing_ok=True)
     started = time.monotonic()
     try:
-        result = run_dbt(
+        run_dbt(
             ["build", "--target", target, "--threads", str(threads)],
             project_dir=project_dir,
             work_dir=work_dir,
@@ -152,7 +152,6 @@ def build_warehouse(
     return {
         "dbt_results": count_results(work_dir),
         "seconds": round(time.monotonic() - started, 2),
-        "stdout_tail": result.stdout.splitlines()[-3:],
         "test_warnings": warnings,
         "unknown_values": unknown_values,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from benchmarks.__main__ import markdown, measure, parse_args
+from benchmarks.__main__ import markdown, measure, parse_args, targets
 
 ALLOCATE = (
     "import time; block = bytearray(300 * 1024 * 1024); "
@@ -50,3 +50,37 @@ def test_a_relative_source_is_resolved_before_runs_change_directory(tmp_path, mo
 
     assert args.source == tmp_path / "in" / "book.xlsx"
     assert args.source.is_absolute()
+
+
+def test_targets_are_checked_against_the_figures():
+    real = {
+        "label": "real workbook",
+        "end_to_end_seconds": 10.0,
+        "end_to_end_over_floor": 2.4,
+        "baseline_over_pipeline": 8.0,
+        "noop_seconds": 0.4,
+        "end_to_end_peak_rss_mb": 600,
+    }
+    ten = {"label": "synthetic 10×", "end_to_end_seconds": 120.0, "end_to_end_peak_rss_mb": 1100}
+    small = {"label": "small (1,000 lines)", "lines": 1000, "end_to_end_seconds": 3.5,
+             "end_to_end_peak_rss_mb": 300}  # fmt: skip
+
+    checked = {name: (value, met) for name, value, met in targets([real, small, ten])}
+
+    assert checked["cold run ≤ 2.5× the floor"] == ("2.4×", True)
+    assert checked["≥ 10× faster than the seed-style baseline"] == ("8.0×", False)
+    assert checked["no-op re-run ≤ 0.5 s"] == ("0.4 s", True)
+    assert checked["peak RSS ≤ 1.5 GB"] == ("1100 MB", True)
+    assert checked["at 10× the data, time ≤ 10×"] == ("12.0×", False)
+    assert checked["at 10× the data, memory ≤ 2×"] == ("1.83×", True)
+    assert checked["1,000-line workbook end to end ≤ 3 s"] == ("3.5 s", False)
+    table_fields = {
+        "lines": 1,
+        "floor_seconds": 1.0,
+        "end_to_end_over_floor": 1.0,
+        "noop_seconds": 0.1,
+        "stages": {},
+    }
+    table = markdown([{**table_fields, **r} for r in (real, small, ten)], "python -m benchmarks")
+    assert "| at 10× the data, time ≤ 10× | 12.0× | **missed** |" in table
+    assert "| cold run ≤ 2.5× the floor | 2.4× | met |" in table
