@@ -53,4 +53,4 @@ stop-postgres: install
 	$(BIN)/python -m pipeline stop-postgres
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache dbt/target dbt/logs
+	rm -rf $(VENV) .pytest_cache .ruff_cache dbt/*/target dbt/*/logs

@@ -18,6 +18,10 @@ from pipeline.lib.rules import ConversionRules
 
 UCI_ONLINE_RETAIL_URL = "https://archive.ics.uci.edu/static/public/352/online+retail.zip"
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The two dbt projects, side by side: dbt-duckdb builds the warehouse, dbt-postgres verifies what was
+# published and owns the BI views. Neither lives inside the other, so each one's files are its own.
+WAREHOUSE_PROJECT_DIR = REPO_ROOT / "dbt" / "warehouse"
+OLAP_PROJECT_DIR = REPO_ROOT / "dbt" / "olap"
 
 
 class pipeline(luigi.Config):  # noqa: N801 - Luigi names a config class after its luigi.cfg section
@@ -46,7 +50,12 @@ class pipeline(luigi.Config):  # noqa: N801 - Luigi names a config class after i
     publish_lock_timeout_ms = luigi.IntParameter(
         default=5000, description="lock_timeout of each go-live try; readers never wait longer"
     )
-    dbt_project_dir = luigi.Parameter(default="", description="dbt project (default: ./dbt)")
+    dbt_project_dir = luigi.Parameter(
+        default="", description="dbt-duckdb project that builds the warehouse (default: ./dbt/warehouse)"
+    )
+    dbt_olap_project_dir = luigi.Parameter(
+        default="", description="dbt-postgres project run on the published tables (default: ./dbt/olap)"
+    )
     dbt_target = luigi.Parameter(default="duckdb", description="dbt target that builds the warehouse")
     dbt_threads = luigi.IntParameter(default=2, description="dbt threads")
     duckdb_memory_limit = luigi.Parameter(
@@ -93,6 +102,7 @@ class Settings:
     bi_role: str
     publish_lock_timeout_ms: int
     dbt_project_dir: Path
+    dbt_olap_project_dir: Path
     dbt_target: str
     dbt_threads: int
     duckdb_memory_limit: str
@@ -125,6 +135,15 @@ class Settings:
         return self.warehouse_dir / "retail.duckdb"
 
     @property
+    def dbt_work_dir(self) -> Path:
+        """Where dbt-duckdb runs: its target/ (the manifest that publish reads) and logs."""
+        return self.warehouse_dir / "dbt"
+
+    @property
+    def dbt_olap_work_dir(self) -> Path:
+        return self.warehouse_dir / "dbt_olap"
+
+    @property
     def embedded_pg_dir(self) -> Path:
         return self.data_dir / "postgres"
 
@@ -143,7 +162,8 @@ class Settings:
 def load_settings(source: str | None = None) -> Settings:
     cfg = pipeline()
     data_dir = Path(os.environ.get("PIPELINE_DATA_DIR") or cfg.data_dir).expanduser()
-    dbt_dir = Path(cfg.dbt_project_dir) if cfg.dbt_project_dir else REPO_ROOT / "dbt"
+    dbt_dir = Path(cfg.dbt_project_dir) if cfg.dbt_project_dir else WAREHOUSE_PROJECT_DIR
+    olap_dir = Path(cfg.dbt_olap_project_dir) if cfg.dbt_olap_project_dir else OLAP_PROJECT_DIR
     return Settings(
         data_dir=data_dir.resolve(),
         source=source or os.environ.get("PIPELINE_SOURCE") or cfg.source or UCI_ONLINE_RETAIL_URL,
@@ -154,6 +174,7 @@ def load_settings(source: str | None = None) -> Settings:
         bi_role=cfg.bi_role,
         publish_lock_timeout_ms=cfg.publish_lock_timeout_ms,
         dbt_project_dir=dbt_dir.expanduser().resolve(),
+        dbt_olap_project_dir=olap_dir.expanduser().resolve(),
         dbt_target=cfg.dbt_target,
         dbt_threads=cfg.dbt_threads,
         duckdb_memory_limit=cfg.duckdb_memory_limit,

@@ -203,6 +203,7 @@ class BuildWarehouse(luigi.Task):
         result = build_warehouse(
             project_dir=settings.dbt_project_dir,
             warehouse_path=settings.warehouse_path,
+            work_dir=settings.dbt_work_dir,
             line_files=[str(lake.lake_dir / f) for f in files if f.startswith("invoice_lines/")],
             reject_files=[str(lake.lake_dir / f) for f in files if f.startswith("_rejects/")],
             expected_source_rows=sum(m["source_rows"] for m in manifests),
@@ -293,7 +294,7 @@ class PublishToPostgres(luigi.Task):
         result = retry_transient(
             lambda: publish(
                 warehouse_path=settings.warehouse_path,
-                manifest_path=settings.warehouse_dir / "dbt" / "target" / "manifest.json",
+                manifest_path=settings.dbt_work_dir / "target" / "manifest.json",
                 dsn=dsn,
                 warehouse_version=build["warehouse_version"],
                 run_id=uuid.uuid4().hex,
@@ -355,9 +356,9 @@ class VerifyPostgres(luigi.Task):
         build = read_json(settings.warehouse_dir / "retail.build.json")
         self.set_status_message("dbt-postgres: testing the live tables")
         result = verify_with_dbt_postgres(
-            project_dir=settings.dbt_project_dir / "olap",
+            project_dir=settings.dbt_olap_project_dir,
             dsn=settings.postgres_dsn(),
-            work_dir=settings.warehouse_dir / "dbt_olap",
+            work_dir=settings.dbt_olap_work_dir,
             expected_source_rows=build["source_rows"],
             bi_role=settings.bi_role,
         )

@@ -33,7 +33,7 @@ def read_table_specs(manifest_path: Path, folders: tuple[str, ...]) -> list[Tabl
             spec.columns[col["name"]] = col.get("description", "").strip()
             if col.get("data_type"):
                 spec.contract_types[col["name"]] = col["data_type"]
-            # The key is declared in meta (see dbt/models/marts/_marts__models.yml for why).
+            # The key is declared in meta (see dbt/warehouse/models/marts/_marts__models.yml for why).
             if col.get("config", {}).get("meta", {}).get("primary_key"):
                 spec.primary_key.append(col["name"])
             if any(c["type"] == "not_null" for c in col.get("constraints", [])):

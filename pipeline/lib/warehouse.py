@@ -38,8 +38,7 @@ def dbt_project_fingerprint(project_dir: Path) -> str:
     for pattern in DBT_PROJECT_FILES:
         for path in sorted(project_dir.rglob(pattern)):
             rel = path.relative_to(project_dir)
-            # dbt/olap is the PostgreSQL-side project: it does not shape the warehouse.
-            if rel.parts[0] in {"target", "logs", "dbt_packages", "olap"}:
+            if rel.parts[0] in {"target", "logs", "dbt_packages"}:
                 continue
             digest.update(str(rel).encode())
             digest.update(path.read_bytes())
@@ -82,6 +81,7 @@ def build_warehouse(
     *,
     project_dir: Path,
     warehouse_path: Path,
+    work_dir: Path,
     line_files: list[str],
     reject_files: list[str],
     expected_source_rows: int,
@@ -92,8 +92,9 @@ def build_warehouse(
     unknown_max_money_percent: float,
     unknown_strict: bool,
 ) -> dict:
-    """``dbt build`` into a new file, then rename it over the live warehouse. Returns timing, results,
-    the rows of tests that warned, and the stock codes and countries no seed knows (``unknown_values``).
+    """``dbt build`` into a new file, then rename it over the live warehouse; dbt runs in ``work_dir``
+    (its target/ and logs). Returns timing, results, the rows of tests that warned, and the stock codes
+    and countries no seed knows (``unknown_values``).
 
     The unknown-value limits reach dbt's test assert_unknown_values_within_limits as env vars.
     """
@@ -113,7 +114,6 @@ def build_warehouse(
     building.unlink(missing_ok=True)
     building.with_name(building.name + ".wal").unlink(missing_ok=True)
     started = time.monotonic()
-    work_dir = warehouse_path.parent / "dbt"
     try:
         result = run_dbt(
             ["build", "--target", target, "--threads", str(threads)],

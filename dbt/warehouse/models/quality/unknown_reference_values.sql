@@ -46,7 +46,7 @@ unknown_stock_codes as (
         count(*) as line_count,
         sum(sales.line_amount) as line_amount,
         sum(abs(sales.line_amount)) as absolute_amount,
-        'dbt/seeds/stock_code_classes.csv' as seed_file
+        'dbt/warehouse/seeds/stock_code_classes.csv' as seed_file
 
     from sales
     inner join products on sales.product_key = products.product_key
@@ -63,7 +63,7 @@ unknown_countries as (
         count(*) as line_count,
         sum(sales.line_amount) as line_amount,
         sum(abs(sales.line_amount)) as absolute_amount,
-        'dbt/seeds/country_codes.csv' as seed_file
+        'dbt/warehouse/seeds/country_codes.csv' as seed_file
 
     from sales
     inner join countries on sales.country_key = countries.country_key
