@@ -1,5 +1,5 @@
 {#-
-  Every deduplicated line with its line_type. The invoice prefix decides first (A = bad-debt
+  Every line, repeats flagged and kept, with its line_type. The invoice prefix decides first (A = bad-debt
   adjustment, C = cancellation), then the stock code's class (postage, fee, discount, ...), then the
   sign of the quantity (a negative quantity on an ordinary invoice is a stock adjustment).
 -#}
@@ -7,7 +7,7 @@ with
 
 lines as (
 
-    select * from {{ ref('int_invoice_lines_deduplicated') }}
+    select * from {{ ref('int_invoice_lines_duplicates_flagged') }}
 
 ),
 

@@ -1,6 +1,6 @@
 {#-
   Every source line kept out of fct_sales, with the reason: repeats of an earlier line (within its
-  sheet, or from another sheet or export; see int_invoice_lines_deduplicated), and the rows the
+  sheet, or from another sheet or export; see int_invoice_lines_duplicates_flagged), and the rows the
   conversion could not type (their raw text is kept; typed columns are then null).
   Source lines = fct_sales + rejected_invoice_lines, in rows and in money (see tests/).
 -#}
@@ -21,6 +21,7 @@ untyped as (
 
 unioned as (
 
+    -- union all pairs columns by position: both branches name every column, in the same order.
     select
         duplicate_reason as reason_code,
         source_file,
@@ -51,24 +52,26 @@ unioned as (
         source_sha256,
         source_sheet,
         source_row,
-        raw_invoice_no,
-        raw_stock_code,
-        raw_description,
-        null,
-        null,
-        null,
-        null,
-        null,
-        raw_country,
-        null,
-        concat_ws(' | ',
+        raw_invoice_no as invoice_no,
+        raw_stock_code as stock_code,
+        raw_description as description,
+        null as quantity,
+        null as invoice_at,
+        null as unit_price,
+        null as line_amount,
+        null as customer_id,
+        raw_country as country_name,
+        null as duplicate_of_source_row,
+        concat_ws(
+            ' | ',
             'quantity=' || coalesce(raw_quantity, ''),
-            'invoice_date=' || coalesce(raw_invoice_date, ''),
+            -- The conversion's name for the cell (its reasons say invoice_date too): published text.
+            'invoice_date=' || coalesce(raw_invoice_at, ''),
             'unit_price=' || coalesce(raw_unit_price, ''),
             'customer_id=' || coalesce(raw_customer_id, '')
-        ),
-        null,
-        null
+        ) as raw_values,
+        null as duplicate_of_source_file,
+        null as duplicate_of_source_sheet
 
     from untyped
 

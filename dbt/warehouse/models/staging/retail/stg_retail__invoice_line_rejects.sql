@@ -18,7 +18,7 @@ renamed as (
         raw_stock_code,
         raw_description,
         raw_quantity,
-        raw_invoice_ts as raw_invoice_date,
+        raw_invoice_ts as raw_invoice_at,
         raw_unit_price,
         raw_customer_id,
         raw_country
