@@ -24,8 +24,8 @@ final as (
         stock_codes.product_class,
         stock_codes.class_version,
         case
-            when lines.invoice_no like 'A%' then 'bad_debt_adjustment'
-            when lines.invoice_no like 'C%' then 'cancellation'
+            when {{ is_bad_debt_adjustment_invoice('lines.invoice_no') }} then 'bad_debt_adjustment'
+            when {{ is_cancellation_invoice('lines.invoice_no') }} then 'cancellation'
             when stock_codes.product_class <> 'merchandise' then stock_codes.product_class
             when lines.quantity < 0 then 'stock_adjustment'
             else 'sale'

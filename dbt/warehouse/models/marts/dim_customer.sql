@@ -38,7 +38,7 @@ known as (
 guest as (
 
     select
-        -1 as customer_key,
+        {{ guest_customer_key() }} as customer_key,
         null as customer_id,
         true as is_guest,
         null as home_country_key,

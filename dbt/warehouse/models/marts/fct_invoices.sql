@@ -22,7 +22,7 @@ final as (
         cast(sum(quantity) as bigint) as item_quantity,
         cast(sum(line_amount) as decimal(38, 3)) as invoice_amount,
         bool_or(is_cancellation) as is_cancelled,
-        invoice_no like 'A%' as is_bad_debt_adjustment
+        {{ is_bad_debt_adjustment_invoice() }} as is_bad_debt_adjustment
 
     from sales
     group by invoice_no

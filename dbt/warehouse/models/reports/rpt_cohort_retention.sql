@@ -11,7 +11,7 @@ sales as (
         date_trunc('month', invoice_at) as activity_month
 
     from {{ ref('fct_sales') }}
-    where customer_key <> -1 and line_type = 'sale'
+    where {{ is_known_customer() }} and line_type = 'sale'
 
 ),
 

@@ -9,7 +9,7 @@ with
 sales as (
 
     select * from {{ ref('fct_sales') }}
-    where customer_key <> -1 and line_type <> 'bad_debt_adjustment'
+    where {{ is_known_customer() }} and {{ is_net_revenue_line() }}
 
 ),
 

@@ -1,6 +1,6 @@
 {#-
   Grain: one row per calendar month and line country. Amounts in GBP, exact.
-  net_revenue_amount = every fact line except bad-debt adjustments (accounting entries, not trade).
+  net_revenue_amount: the lines is_net_revenue_line accepts (macros/business_rules.sql).
 -#}
 with
 
@@ -31,16 +31,16 @@ final as (
         countries.country_name,
         count(distinct sales.invoice_no) filter (where sales.line_type = 'sale') as sales_invoice_count,
         count(distinct sales.customer_key) filter (
-            where sales.line_type = 'sale' and sales.customer_key <> -1
+            where sales.line_type = 'sale' and {{ is_known_customer('sales.customer_key') }}
         ) as customer_count,
         cast(coalesce(sum(sales.quantity) filter (where sales.line_type = 'sale'), 0) as bigint) as units_sold,
         coalesce(sum(sales.line_amount) filter (where sales.line_type = 'sale'), 0) as gross_sales_amount,
         coalesce(sum(sales.line_amount) filter (where sales.line_type = 'cancellation'), 0)
             as cancelled_amount,
         coalesce(sum(sales.line_amount) filter (
-            where sales.line_type not in ('sale', 'cancellation', 'bad_debt_adjustment')
+            where {{ is_net_revenue_line('sales.line_type') }} and sales.line_type not in ('sale', 'cancellation')
         ), 0) as other_amount,
-        coalesce(sum(sales.line_amount) filter (where sales.line_type <> 'bad_debt_adjustment'), 0)
+        coalesce(sum(sales.line_amount) filter (where {{ is_net_revenue_line('sales.line_type') }}), 0)
             as net_revenue_amount
 
     from sales

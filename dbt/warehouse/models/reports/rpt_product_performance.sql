@@ -24,10 +24,10 @@ per_product as (
         cast(coalesce(-sum(quantity) filter (where line_type = 'cancellation'), 0) as bigint)
             as units_cancelled,
         coalesce(sum(line_amount) filter (where line_type = 'sale'), 0) as gross_sales_amount,
-        coalesce(sum(line_amount) filter (where line_type <> 'bad_debt_adjustment'), 0)
+        coalesce(sum(line_amount) filter (where {{ is_net_revenue_line() }}), 0)
             as net_revenue_amount,
         count(distinct invoice_no) filter (where line_type = 'sale') as sales_invoice_count,
-        count(distinct customer_key) filter (where line_type = 'sale' and customer_key <> -1)
+        count(distinct customer_key) filter (where line_type = 'sale' and {{ is_known_customer() }})
             as customer_count,
         min(invoice_at) as first_sold_at,
         max(invoice_at) as last_sold_at
