@@ -140,6 +140,11 @@ class Settings:
         return self.warehouse_dir / "dbt"
 
     @property
+    def warehouse_manifest_path(self) -> Path:
+        """dbt's manifest of the last warehouse build: what to publish, and what the publish carries."""
+        return self.dbt_work_dir / "target" / "manifest.json"
+
+    @property
     def dbt_olap_work_dir(self) -> Path:
         return self.warehouse_dir / "dbt_olap"
 

@@ -294,7 +294,7 @@ class PublishToPostgres(luigi.Task):
         result = retry_transient(
             lambda: publish(
                 warehouse_path=settings.warehouse_path,
-                manifest_path=settings.dbt_work_dir / "target" / "manifest.json",
+                manifest_path=settings.warehouse_manifest_path,
                 dsn=dsn,
                 warehouse_version=build["warehouse_version"],
                 run_id=uuid.uuid4().hex,
@@ -357,6 +357,7 @@ class VerifyPostgres(luigi.Task):
         self.set_status_message("dbt-postgres: testing the live tables")
         result = verify_with_dbt_postgres(
             project_dir=settings.dbt_olap_project_dir,
+            manifest_path=settings.warehouse_manifest_path,
             dsn=settings.postgres_dsn(),
             work_dir=settings.dbt_olap_work_dir,
             expected_source_rows=build["source_rows"],

@@ -39,8 +39,10 @@ from pipeline.lib.postgres import (
 )
 from pipeline.lib.specs import (
     PG_CATALOG_NAMES,
+    PUBLISHED_FOLDERS,
     TableSpec,
     pg_type,
+    published_foreign_keys,
     quote_ident,
     quote_literal,
     read_table_specs,
@@ -163,7 +165,7 @@ def publish(
     stage_seconds: dict[str, float],
     unknown_values: list[dict] | None = None,
     bi_role: str = "",
-    folders: tuple[str, ...] = ("marts", "quality", "reports"),
+    folders: tuple[str, ...] = PUBLISHED_FOLDERS,
     lock_timeout_ms: int = 5000,
     go_live_attempts: int = 8,
     max_connections: int = 4,
@@ -329,7 +331,6 @@ def _check_contract_types(conn, schema: str, specs: list[TableSpec]) -> None:
 
 
 def _add_keys_and_docs(conn, schema: str, specs: list[TableSpec]) -> None:
-    published = {s.name for s in specs}
     for spec in specs:
         table = f"{quote_ident(schema)}.{quote_ident(spec.name)}"
         if spec.primary_key:
@@ -337,9 +338,7 @@ def _add_keys_and_docs(conn, schema: str, specs: list[TableSpec]) -> None:
             conn.execute(f"alter table {table} add primary key ({cols})")
     for spec in specs:
         table = f"{quote_ident(schema)}.{quote_ident(spec.name)}"
-        for column, target, target_column in spec.foreign_keys:
-            if target not in published:
-                continue
+        for column, target, target_column in published_foreign_keys(spec, specs):
             conn.execute(
                 f"alter table {table} add foreign key ({quote_ident(column)}) "
                 f"references {quote_ident(schema)}.{quote_ident(target)} ({quote_ident(target_column)})"

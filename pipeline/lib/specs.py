@@ -10,6 +10,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The folders of the warehouse project whose models are published (dbt's fqn[1]).
+PUBLISHED_FOLDERS = ("marts", "quality", "reports")
+
 
 @dataclass
 class TableSpec:
@@ -50,6 +53,25 @@ def read_table_specs(manifest_path: Path, folders: tuple[str, ...]) -> list[Tabl
             parent.foreign_keys.append((node["column_name"], target.group(1), kwargs["field"]))
     order = {"dim": 0, "fct": 1}
     return sorted(specs.values(), key=lambda s: (order.get(s.name.split("_")[0], 2), s.name))
+
+
+def published_foreign_keys(spec: TableSpec, specs: list[TableSpec]) -> list[tuple[str, str, str]]:
+    """The foreign keys of ``spec`` that the publish creates: those whose table is published too."""
+    published = {s.name for s in specs}
+    return [fk for fk in spec.foreign_keys if fk[1] in published]
+
+
+def published_keys(specs: list[TableSpec]) -> list[dict]:
+    """Per published table, how many primary keys (``p``: 0 or 1) and foreign keys (``f``) the publish
+    gives it, as rows for the PostgreSQL-side test that the live tables carry them."""
+    return [
+        {"table_name": spec.name, "constraint_type": kind, "expected_count": count}
+        for spec in specs
+        for kind, count in (
+            ("p", int(bool(spec.primary_key))),
+            ("f", len(published_foreign_keys(spec, specs))),
+        )
+    ]
 
 
 def pg_type(duckdb_type: str) -> str:
