@@ -15,5 +15,6 @@ counts as (
 
 select *
 from counts
-where source_lines <> fact_lines + rejected_lines
+where
+    source_lines <> fact_lines + rejected_lines
     or (expected_source_rows >= 0 and source_lines <> expected_source_rows)

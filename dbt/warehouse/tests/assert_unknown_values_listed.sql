@@ -15,4 +15,4 @@ select
     seed_file
 
 from {{ ref('unknown_reference_values') }}
-order by value_kind, line_count desc, value
+order by value_kind asc, line_count desc, value asc

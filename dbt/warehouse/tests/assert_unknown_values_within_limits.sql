@@ -50,11 +50,12 @@ final as (
     from unknown
     inner join per_kind on unknown.value_kind = per_kind.value_kind
     cross join limits
-    where limits.is_strict
+    where
+        limits.is_strict
         or per_kind.kind_line_percent > limits.max_line_percent
         or per_kind.kind_money_percent > limits.max_money_percent
 
 )
 
 select * from final
-order by value_kind, line_count desc, value
+order by value_kind asc, line_count desc, value asc

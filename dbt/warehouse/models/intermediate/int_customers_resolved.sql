@@ -31,7 +31,7 @@ ranked_countries as (
         *,
         row_number() over (
             partition by customer_id
-            order by line_count desc, last_seen_at desc, country_name
+            order by line_count desc, last_seen_at desc, country_name asc
         ) as country_rank,
         count(*) over (partition by customer_id) as countries_seen_count
 

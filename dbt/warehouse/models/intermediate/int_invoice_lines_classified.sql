@@ -32,7 +32,7 @@ final as (
         end as line_type
 
     from lines
-    left join stock_codes using (stock_code_normalised)
+    left join stock_codes on lines.stock_code_normalised = stock_codes.stock_code_normalised
 
 )
 

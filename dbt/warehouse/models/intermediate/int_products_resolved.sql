@@ -32,7 +32,7 @@ ranked_descriptions as (
         *,
         row_number() over (
             partition by stock_code_normalised
-            order by line_count desc, last_used_at desc, description
+            order by line_count desc, last_used_at desc, description asc
         ) as description_rank,
         count(*) over (partition by stock_code_normalised) as description_variant_count
 

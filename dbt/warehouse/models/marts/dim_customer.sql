@@ -51,6 +51,14 @@ guest as (
 
 ),
 
+members as (
+
+    select * from known
+    union all
+    select * from guest
+
+),
+
 final as (
 
     select
@@ -65,7 +73,7 @@ final as (
         cast(invoice_count as integer) as invoice_count,
         cast(line_count as integer) as line_count
 
-    from (select * from known union all select * from guest)
+    from members
 
 )
 

@@ -13,8 +13,9 @@ bounds as (
 
 days as (
 
-    select cast(generate_series as date) as calendar_date
-    from bounds, generate_series(bounds.first_day, bounds.last_day, interval 1 day)
+    select cast(series.calendar_day as date) as calendar_date
+    from bounds
+    cross join generate_series(bounds.first_day, bounds.last_day, interval 1 day) as series (calendar_day)
 
 ),
 

@@ -17,7 +17,10 @@ sales as (
 
 cohorts as (
 
-    select customer_key, min(activity_month) as cohort_month
+    select
+        customer_key,
+        min(activity_month) as cohort_month
+
     from sales
     group by customer_key
 
@@ -31,13 +34,18 @@ activity as (
         date_diff('month', cohorts.cohort_month, sales.activity_month) as month_offset
 
     from sales
-    inner join cohorts using (customer_key)
+    inner join cohorts on sales.customer_key = cohorts.customer_key
 
 ),
 
 sizes as (
 
-    select cohort_month, count(*) as cohort_size from cohorts group by cohort_month
+    select
+        cohort_month,
+        count(*) as cohort_size
+
+    from cohorts
+    group by cohort_month
 
 ),
 
@@ -51,7 +59,7 @@ final as (
         round(count(*) / sizes.cohort_size, 4) as retention_rate
 
     from activity
-    inner join sizes using (cohort_month)
+    inner join sizes on activity.cohort_month = sizes.cohort_month
     group by activity.cohort_month, activity.month_offset, sizes.cohort_size
 
 )

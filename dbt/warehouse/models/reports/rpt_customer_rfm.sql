@@ -23,12 +23,16 @@ per_customer as (
 
     select
         sales.customer_key,
-        date_diff('day', cast(max(sales.invoice_at) filter (where sales.line_type = 'sale') as date),
-            any_value(reference.reference_date)) as recency_days,
+        date_diff(
+            'day',
+            cast(max(sales.invoice_at) filter (where sales.line_type = 'sale') as date),
+            any_value(reference.reference_date)
+        ) as recency_days,
         count(distinct sales.invoice_no) filter (where sales.line_type = 'sale') as frequency,
         sum(sales.line_amount) as monetary_amount
 
-    from sales, reference
+    from sales
+    cross join reference
     group by sales.customer_key
     having count(*) filter (where sales.line_type = 'sale') > 0
 
@@ -38,7 +42,7 @@ scored as (
 
     select
         *,
-        ntile(5) over (order by recency_days desc, customer_key) as recency_score,
+        ntile(5) over (order by recency_days desc, customer_key asc) as recency_score,
         ntile(5) over (order by frequency, customer_key) as frequency_score,
         ntile(5) over (order by monetary_amount, customer_key) as monetary_score
 
@@ -56,8 +60,9 @@ final as (
         recency_score,
         frequency_score,
         monetary_score,
-        cast(recency_score as varchar) || cast(frequency_score as varchar)
-            || cast(monetary_score as varchar) as rfm_cell,
+        cast(recency_score as varchar)
+        || cast(frequency_score as varchar)
+        || cast(monetary_score as varchar) as rfm_cell,
         case
             when recency_score >= 4 and frequency_score >= 4 then 'champions'
             when recency_score >= 3 and frequency_score >= 3 then 'loyal'

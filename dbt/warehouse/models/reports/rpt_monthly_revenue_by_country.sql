@@ -12,13 +12,13 @@ sales as (
 
 dates as (
 
-    select date_key, year_month, calendar_year, calendar_month from {{ ref('dim_date') }}
+    select * from {{ ref('dim_date') }}
 
 ),
 
 countries as (
 
-    select country_key, country_name from {{ ref('dim_country') }}
+    select * from {{ ref('dim_country') }}
 
 ),
 
@@ -33,13 +33,20 @@ final as (
         count(distinct sales.customer_key) filter (
             where sales.line_type = 'sale' and {{ is_known_customer('sales.customer_key') }}
         ) as customer_count,
-        cast(coalesce(sum(sales.quantity) filter (where sales.line_type = 'sale'), 0) as bigint) as units_sold,
+        cast(
+            coalesce(sum(sales.quantity) filter (where sales.line_type = 'sale'), 0) as bigint
+        ) as units_sold,
         coalesce(sum(sales.line_amount) filter (where sales.line_type = 'sale'), 0) as gross_sales_amount,
         coalesce(sum(sales.line_amount) filter (where sales.line_type = 'cancellation'), 0)
             as cancelled_amount,
-        coalesce(sum(sales.line_amount) filter (
-            where {{ is_net_revenue_line('sales.line_type') }} and sales.line_type not in ('sale', 'cancellation')
-        ), 0) as other_amount,
+        coalesce(
+            sum(sales.line_amount) filter (
+                where
+                sales.line_type not in ('sale', 'cancellation')
+                and {{ is_net_revenue_line('sales.line_type') }}
+            ),
+            0
+        ) as other_amount,
         coalesce(sum(sales.line_amount) filter (where {{ is_net_revenue_line('sales.line_type') }}), 0)
             as net_revenue_amount
 

@@ -12,7 +12,7 @@ sales as (
 
 products as (
 
-    select product_key, stock_code, description, product_class from {{ ref('dim_product') }}
+    select * from {{ ref('dim_product') }}
 
 ),
 
@@ -46,8 +46,9 @@ final as (
         products.product_class,
         per_product.units_sold,
         per_product.units_cancelled,
-        case when per_product.units_sold > 0
-            then round(per_product.units_cancelled / per_product.units_sold, 4)
+        case
+            when per_product.units_sold > 0
+                then round(per_product.units_cancelled / per_product.units_sold, 4)
         end as cancellation_rate,
         per_product.gross_sales_amount,
         per_product.net_revenue_amount,
@@ -55,11 +56,11 @@ final as (
         per_product.customer_count,
         per_product.first_sold_at,
         per_product.last_sold_at,
-        rank() over (order by per_product.net_revenue_amount desc, products.stock_code)
+        rank() over (order by per_product.net_revenue_amount desc, products.stock_code asc)
             as net_revenue_rank
 
     from per_product
-    inner join products using (product_key)
+    inner join products on per_product.product_key = products.product_key
 
 )
 
