@@ -38,7 +38,7 @@ browser:
 		echo "chromium could not be installed: the run-report rendering test will skip"
 
 # sqlfluff's dbt templater takes its settings only from the .sqlfluff of the directory it runs in, so
-# each dbt project is linted from its own directory (about 40 s for both, offline: see the
+# each dbt project is linted from its own directory (about 17 s for both, offline: see the
 # `lint` targets of their profiles.yml).
 lint: install
 	$(BIN)/ruff check .
