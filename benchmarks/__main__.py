@@ -29,12 +29,13 @@ from pathlib import Path
 
 import psutil
 
+from pipeline.config import OLAP_PROJECT_DIR, WAREHOUSE_PROJECT_DIR
 from pipeline.lib.dbt import PARSE_CACHE
 
 REPO = Path(__file__).resolve().parent.parent
 REAL_WORKBOOK = REPO.parent / "shared" / "data" / "online_retail_reconstructed.xlsx"
 LUIGI_RUN = [str(Path(sys.executable).with_name("luigi")), "--module", "pipeline", "--local-scheduler"]
-PARSE_CACHES = [REPO / "dbt" / PARSE_CACHE, REPO / "dbt" / "olap" / PARSE_CACHE]
+PARSE_CACHES = [WAREHOUSE_PROJECT_DIR / PARSE_CACHE, OLAP_PROJECT_DIR / PARSE_CACHE]
 REAL_LINES = 541_909
 
 

@@ -21,7 +21,10 @@ from pipeline.lib.rules import ConversionRules
 
 UCI_ONLINE_RETAIL_URL = "https://archive.ics.uci.edu/static/public/352/online+retail.zip"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DBT_PROJECT_DIR = REPO_ROOT / "dbt"
+# The two dbt projects, side by side: dbt-duckdb builds the warehouse, dbt-postgres verifies what was
+# published and owns the BI views. Neither lives inside the other, so each one's files are its own.
+WAREHOUSE_PROJECT_DIR = REPO_ROOT / "dbt" / "warehouse"
+OLAP_PROJECT_DIR = REPO_ROOT / "dbt" / "olap"
 
 
 def setting(default, description: str, *, env: str = "", normalize: Callable[[Any], Any] | None = None):
@@ -70,9 +73,14 @@ class Settings:
         5000, "lock_timeout of each go-live try; readers never wait longer behind the view swap"
     )
     dbt_project_dir: Path = setting(
-        DBT_PROJECT_DIR,
+        WAREHOUSE_PROJECT_DIR,
         "The dbt-duckdb project that builds the warehouse",
-        normalize=lambda v: _resolved_path(v or DBT_PROJECT_DIR),
+        normalize=lambda v: _resolved_path(v or WAREHOUSE_PROJECT_DIR),
+    )
+    dbt_olap_project_dir: Path = setting(
+        OLAP_PROJECT_DIR,
+        "The dbt-postgres project run on the published tables",
+        normalize=lambda v: _resolved_path(v or OLAP_PROJECT_DIR),
     )
     dbt_target: str = setting(
         "duckdb", "dbt target that builds the warehouse (see the project's profiles.yml)"
@@ -144,7 +152,8 @@ class Settings:
         return self.warehouse_dir / "dbt"
 
     @property
-    def dbt_manifest(self) -> Path:
+    def warehouse_manifest_path(self) -> Path:
+        """dbt's manifest of the last warehouse build: what to publish, and what the publish carries."""
         return self.dbt_work_dir / "target" / "manifest.json"
 
     @property

@@ -252,7 +252,7 @@ class PublishToPostgres(luigi.Task):
         self.set_status_message(f"publishing to {redact(dsn)}")
         request = PublishRequest(
             warehouse_path=settings.warehouse_path,
-            manifest_path=settings.dbt_manifest,
+            manifest_path=settings.warehouse_manifest_path,
             dsn=dsn,
             warehouse_version=build.warehouse_version,
             run_id=uuid.uuid4().hex,
@@ -309,7 +309,8 @@ class VerifyPostgres(luigi.Task):
         build = BuildMarker.read(settings.build_marker)
         self.set_status_message("dbt-postgres: testing the live tables")
         result = verify_with_dbt_postgres(
-            project_dir=settings.dbt_project_dir / "olap",
+            project_dir=settings.dbt_olap_project_dir,
+            manifest_path=settings.warehouse_manifest_path,
             dsn=settings.postgres_dsn(),
             work_dir=settings.dbt_olap_work_dir,
             expected_source_rows=build.source_rows,

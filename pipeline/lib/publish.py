@@ -39,8 +39,10 @@ from pipeline.lib.postgres import (
 )
 from pipeline.lib.specs import (
     PG_CATALOG_NAMES,
+    PUBLISHED_FOLDERS,
     TableSpec,
     pg_type,
+    published_foreign_keys,
     quote_ident,
     quote_literal,
     read_table_specs,
@@ -90,7 +92,7 @@ class PublishRequest:
     stage_seconds: dict[str, float]  # of the stages before the publish, for the ledger
     unknown_values: list[dict] = field(default_factory=list)  # rows of unknown_reference_values
     bi_role: str = ""
-    folders: tuple[str, ...] = ("marts", "quality", "reports")  # the dbt model folders published
+    folders: tuple[str, ...] = PUBLISHED_FOLDERS
     lock_timeout_ms: int = 5000
     go_live_attempts: int = 8
     max_connections: int = 4
@@ -351,16 +353,13 @@ def _check_contract_types(conn, staged: _StagedVersion) -> None:
 def _add_keys_and_docs(conn, staged: _StagedVersion) -> None:
     """Primary keys first (foreign keys reference them), then foreign keys with their indexes, the dbt
     docs as comments, and fresh planner statistics."""
-    published = {s.name for s in staged.specs}
     for spec in staged.specs:
         if spec.primary_key:
             cols = ", ".join(quote_ident(c) for c in spec.primary_key)
             conn.execute(f"alter table {_qualified(staged.schema, spec.name)} add primary key ({cols})")
     for spec in staged.specs:
         table = _qualified(staged.schema, spec.name)
-        for column, target, target_column in spec.foreign_keys:
-            if target not in published:
-                continue
+        for column, target, target_column in published_foreign_keys(spec, staged.specs):
             conn.execute(
                 f"alter table {table} add foreign key ({quote_ident(column)}) "
                 f"references {_qualified(staged.schema, target)} ({quote_ident(target_column)})"

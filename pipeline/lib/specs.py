@@ -10,6 +10,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The folders of the warehouse project whose models are published (dbt's fqn[1]).
+PUBLISHED_FOLDERS = ("marts", "quality", "reports")
+
 
 @dataclass
 class TableSpec:
@@ -33,7 +36,7 @@ def read_table_specs(manifest_path: Path, folders: tuple[str, ...]) -> list[Tabl
             spec.columns[col["name"]] = col.get("description", "").strip()
             if col.get("data_type"):
                 spec.contract_types[col["name"]] = col["data_type"]
-            # The key is declared in meta (see dbt/models/marts/_marts__models.yml for why).
+            # The key is declared in meta (see dbt/warehouse/models/marts/_marts__models.yml for why).
             if col.get("config", {}).get("meta", {}).get("primary_key"):
                 spec.primary_key.append(col["name"])
             if any(c["type"] == "not_null" for c in col.get("constraints", [])):
@@ -50,6 +53,25 @@ def read_table_specs(manifest_path: Path, folders: tuple[str, ...]) -> list[Tabl
             parent.foreign_keys.append((node["column_name"], target.group(1), kwargs["field"]))
     order = {"dim": 0, "fct": 1}
     return sorted(specs.values(), key=lambda s: (order.get(s.name.split("_")[0], 2), s.name))
+
+
+def published_foreign_keys(spec: TableSpec, specs: list[TableSpec]) -> list[tuple[str, str, str]]:
+    """The foreign keys of ``spec`` that the publish creates: those whose table is published too."""
+    published = {s.name for s in specs}
+    return [fk for fk in spec.foreign_keys if fk[1] in published]
+
+
+def published_keys(specs: list[TableSpec]) -> list[dict]:
+    """Per published table, how many primary keys (``p``: 0 or 1) and foreign keys (``f``) the publish
+    gives it, as rows for the PostgreSQL-side test that the live tables carry them."""
+    return [
+        {"table_name": spec.name, "constraint_type": kind, "expected_count": count}
+        for spec in specs
+        for kind, count in (
+            ("p", int(bool(spec.primary_key))),
+            ("f", len(published_foreign_keys(spec, specs))),
+        )
+    ]
 
 
 def pg_type(duckdb_type: str) -> str:

@@ -39,8 +39,7 @@ def dbt_project_fingerprint(project_dir: Path) -> str:
     for pattern in DBT_PROJECT_FILES:
         for path in sorted(project_dir.rglob(pattern)):
             rel = path.relative_to(project_dir)
-            # dbt/olap is the PostgreSQL-side project: it does not shape the warehouse.
-            if rel.parts[0] in {"target", "logs", "dbt_packages", "olap"}:
+            if rel.parts[0] in {"target", "logs", "dbt_packages"}:
                 continue
             digest.update(str(rel).encode())
             digest.update(path.read_bytes())
@@ -100,8 +99,9 @@ def build_warehouse(
     unknown_max_money_percent: float,
     unknown_strict: bool,
 ) -> dict:
-    """``dbt build`` into a new file, then rename it over the live warehouse. Returns timing, results,
-    the rows of tests that warned, and the stock codes and countries no seed knows (``unknown_values``).
+    """``dbt build`` into a new file, then rename it over the live warehouse; dbt runs in ``work_dir``
+    (its target/ and logs). Returns timing, results, the rows of tests that warned, and the stock codes
+    and countries no seed knows (``unknown_values``).
 
     The unknown-value limits reach dbt's test assert_unknown_values_within_limits as env vars.
     """

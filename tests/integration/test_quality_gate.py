@@ -37,14 +37,14 @@ def test_failing_dbt_test_keeps_the_previous_version(tmp_path, run_pipeline, pg_
 
     assert run.returncode == 30, run.output
     assert "assert_unknown_values_within_limits" in run.output
-    assert "value=GIFTWRAP" in run.output and "dbt/seeds/stock_code_classes.csv" in run.output
+    assert "value=GIFTWRAP" in run.output and "dbt/warehouse/seeds/stock_code_classes.csv" in run.output
     assert "The warehouse was not replaced" in run.output
     assert warehouse.stat().st_mtime_ns == built
     assert live(pg_dsn) == before
 
 
 def test_dbt_docs_generate_documents_every_mart_column(tmp_path, run_pipeline, pg_dsn):
-    from pipeline.config import REPO_ROOT
+    from pipeline.config import WAREHOUSE_PROJECT_DIR
 
     book = write_workbook(tmp_path / "in" / "Online Retail.xlsx", SMALL_ROWS)
     assert run_pipeline("--source", str(book), env={"PIPELINE_PG_DSN": pg_dsn}).returncode == 0
@@ -52,9 +52,10 @@ def test_dbt_docs_generate_documents_every_mart_column(tmp_path, run_pipeline, p
 
     run_dbt(
         ["docs", "generate"],
-        project_dir=REPO_ROOT / "dbt",
+        project_dir=WAREHOUSE_PROJECT_DIR,
         env={
             "PIPELINE_WAREHOUSE_PATH": str(warehouse),
+            "PIPELINE_DUCKDB_MEMORY_LIMIT": "256MB",
             "PIPELINE_LAKE_LINE_FILES": "[]",
             "PIPELINE_LAKE_REJECT_FILES": "[]",
         },  # fmt: skip
@@ -92,7 +93,7 @@ def catalog_columns(catalog, model):
 
 def test_verification_fails_when_a_live_table_lost_a_key(tmp_path, run_pipeline, pg_dsn):
     # dbt-postgres does not re-scan keys that PostgreSQL enforces; it checks they are enforced.
-    from pipeline.config import REPO_ROOT
+    from pipeline.config import OLAP_PROJECT_DIR
     from pipeline.lib.dbt import DbtBuildError
     from pipeline.lib.verify import verify_with_dbt_postgres
 
@@ -108,6 +109,7 @@ def test_verification_fails_when_a_live_table_lost_a_key(tmp_path, run_pipeline,
 
     with pytest.raises(DbtBuildError, match="assert_live_tables_carry_their_keys"):
         verify_with_dbt_postgres(
-            project_dir=REPO_ROOT / "dbt" / "olap", dsn=pg_dsn, work_dir=tmp_path / "verify",
+            project_dir=OLAP_PROJECT_DIR, dsn=pg_dsn, work_dir=tmp_path / "verify",
+            manifest_path=tmp_path / "data" / "warehouse" / "dbt" / "target" / "manifest.json",
             expected_source_rows=-1, bi_role="analytics_reader",
         )  # fmt: skip

@@ -41,12 +41,12 @@ def test_unknown_codes_warn_below_the_limits_and_fail_above_them_or_when_strict(
     assert "assert_unknown_values_listed (warn" in ok.output
     summary = ok.output[ok.output.index("Online Retail pipeline: done") :]
     assert "unknown values    2 in the star schema" in summary
-    assert "XMASWRAP" in summary and "dbt/seeds/stock_code_classes.csv" in summary
-    assert "Atlantis" in summary and "dbt/seeds/country_codes.csv" in summary
+    assert "XMASWRAP" in summary and "dbt/warehouse/seeds/stock_code_classes.csv" in summary
+    assert "Atlantis" in summary and "dbt/warehouse/seeds/country_codes.csv" in summary
     version, unknown = live(pg_dsn)
     assert [(u["kind"], u["value"], u["lines"], u["amount"], u["seed_file"]) for u in unknown] == [
-        ("country", "Atlantis", 1, "3.750", "dbt/seeds/country_codes.csv"),
-        ("stock_code", "XMASWRAP", 1, "0.500", "dbt/seeds/stock_code_classes.csv"),
+        ("country", "Atlantis", 1, "3.750", "dbt/warehouse/seeds/country_codes.csv"),
+        ("stock_code", "XMASWRAP", 1, "0.500", "dbt/warehouse/seeds/stock_code_classes.csv"),
     ]
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute(
@@ -69,7 +69,9 @@ def test_unknown_codes_warn_below_the_limits_and_fail_above_them_or_when_strict(
     assert above.returncode == 30, above.output[-5000:]
     failure = above.output[above.output.index("dbt test assert_unknown_values_within_limits (fail") :]
     assert "value=XMASWRAP, line_count=6, line_amount=3.000" in failure
-    assert "max_line_percent=1" in failure and "seed_file=dbt/seeds/stock_code_classes.csv" in failure
+    assert (
+        "max_line_percent=1" in failure and "seed_file=dbt/warehouse/seeds/stock_code_classes.csv" in failure
+    )
     failing_rows = failure.split("dbt test ", 2)[1]  # up to the next test's rows (the warning's)
     assert "value=XMASWRAP" in failing_rows
     assert "value=Atlantis" not in failing_rows  # 1 line of 208 is within the limits

@@ -3,13 +3,12 @@ quarantine's codes must list the same ones, or a new reason would fail every bui
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import yaml
 
+from pipeline.config import WAREHOUSE_PROJECT_DIR
 from pipeline.lib.rules import REJECT_REASONS
 
-QUALITY = Path(__file__).resolve().parents[2] / "dbt" / "models" / "quality" / "_quality__models.yml"
+QUALITY = WAREHOUSE_PROJECT_DIR / "models" / "quality" / "_quality__models.yml"
 
 
 def test_quarantine_accepts_every_conversion_reason():

@@ -13,5 +13,6 @@ counts as (
 
 select *
 from counts
-where expected_source_rows >= 0
+where
+    expected_source_rows >= 0
     and fact_lines + rejected_lines <> expected_source_rows
