@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.lib.download import sha256_file
+from pipeline.lib.faults import fault_point
 from pipeline.lib.files import write_json_atomic
 from pipeline.lib.lines import ExportContents
 from pipeline.lib.manifest import MANIFEST_VERSION, LakePaths, read_manifest, workbook_slug
@@ -77,6 +78,7 @@ def write_workbook_to_lake(
             rel = f"invoice_lines/invoice_year={year}/invoice_month={month:02d}/part-{slug}.parquet"
             files[rel] = _write_parquet(part.drop("_year", "_month"), staging / rel)
             del part
+            fault_point(f"lake_month_{len(files)}", months=by_month.height, staging=staging)
         rejects_rel = f"_rejects/{slug}.parquet"
         # Always written, even when empty, so readers can rely on the file and its schema.
         files[rejects_rel] = _write_parquet(contents.rejects, staging / rejects_rel)
@@ -90,6 +92,7 @@ def write_workbook_to_lake(
         for rel in (old or {}).get("files", {}):
             if rel not in files:
                 (lake.lake_dir / rel).unlink(missing_ok=True)
+        fault_point("lake_before_manifest", files=sorted(files))
 
         stat = workbook.stat()
         manifest = {

@@ -17,7 +17,6 @@ Rows travel through DuckDB's postgres extension (binary COPY), installed offline
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.lib.faults import fault_point
 from pipeline.lib.postgres import (
     CONNECT_OPTIONS,
     LIVE_SCHEMA,
@@ -83,21 +83,6 @@ class PublishResult:
     amounts: dict[str, str]
     seconds: dict[str, float]
     skipped: bool = False
-
-
-def fault_point(stage: str) -> None:
-    """Test hook: with PIPELINE_FAULT_PAUSE=<stage>, signal arrival and wait (to be killed, or for
-    PIPELINE_FAULT_PAUSE_SECONDS while a test cuts the connection).
-
-    The fault tests SIGKILL the publisher at exact points (mid-copy, before go-live, inside the
-    go-live transaction); nothing happens unless the variable names this stage.
-    """
-    if os.environ.get("PIPELINE_FAULT_PAUSE") != stage:
-        return
-    marker = os.environ.get("PIPELINE_FAULT_MARKER")
-    if marker:
-        Path(marker).write_text(stage)
-    time.sleep(float(os.environ.get("PIPELINE_FAULT_PAUSE_SECONDS", "600")))
 
 
 class _DuckDBPostgres:
