@@ -1,15 +1,15 @@
+"""Fixtures for every tier; their logic lives in support.py (tests/ is on pytest's pythonpath, see
+pyproject.toml). Tests import from support.py, never from a conftest."""
+
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers import SHARED_DATA  # noqa: E402
-
-REAL_WORKBOOK = SHARED_DATA / "online_retail_reconstructed.xlsx"
+from support import REAL_WORKBOOK
 
 
 @pytest.fixture
@@ -49,8 +49,6 @@ def pg_server(tmp_path_factory):
 @pytest.fixture
 def pg_dsn(pg_server, request) -> str:
     """A fresh database on the session server for one test."""
-    import re
-
     import psycopg
 
     name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import openpyxl
 import pytest
-from helpers import HEADER, SMALL_ROWS, write_workbook
+from support import HEADER, SMALL_ROWS, write_workbook
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import json
 
 import psycopg
 import pytest
-from helpers import SMALL_ROWS, T3, write_workbook
+from support import SMALL_ROWS, T3, write_workbook
 
 from pipeline.lib.dbt import run_dbt
 

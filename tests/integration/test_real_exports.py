@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from helpers import SMALL_ROWS, T1, expected_from_workbook, write_workbook
+from support import SMALL_ROWS, T1, expected_from_workbook, write_workbook
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import time
 
 import psycopg
 import pytest
-from helpers import SMALL_ROWS, T3, write_workbook
+from support import SMALL_ROWS, T3, write_workbook
 
 pytestmark = pytest.mark.integration
 
