@@ -11,6 +11,23 @@ from pathlib import Path
 import pytest
 from support import REAL_WORKBOOK
 
+# Fixtures that give a test a PostgreSQL server: such a test must carry the ``postgres`` marker, so
+# that ``-m "not postgres"`` (and ``make test-fast``) never starts one. Checked at collection.
+SERVER_FIXTURES = {"pg_server", "pg_dsn", "dba_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    unmarked = [
+        item.nodeid
+        for item in items
+        if SERVER_FIXTURES & set(item.fixturenames) and item.get_closest_marker("postgres") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use a PostgreSQL server but are not marked postgres "
+            f"(pytestmark = pytest.mark.postgres): {', '.join(unmarked)}"
+        )
+
 
 @pytest.fixture
 def real_workbook() -> Path:

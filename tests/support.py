@@ -239,13 +239,22 @@ class Pipeline:
     ``task=`` names another task, ``local_scheduler=False`` leaves the scheduler to ``args``.
     ``start`` runs the same in the background, ``paused`` stops it at a fault point, ``cli`` runs
     ``python -m pipeline *args``.
+
+    With ``server_allowed=False`` (a test not marked ``postgres``), a task that needs PostgreSQL
+    (RunAll starts or checks it before any work) fails the test instead of starting a server.
     """
 
-    def __init__(self, cwd: Path, env: dict[str, str]):
+    SERVER_TASKS = frozenset({"RunAll", "PublishToPostgres", "VerifyPostgres"})
+
+    def __init__(self, cwd: Path, env: dict[str, str], server_allowed: bool = True):
         self.cwd = cwd
         self.env = env
+        self.server_allowed = server_allowed
 
     def command(self, *args: str, task: str = "RunAll", local_scheduler: bool = True) -> list[str]:
+        assert self.server_allowed or task not in self.SERVER_TASKS, (
+            f"{task} needs a PostgreSQL server: mark the test postgres"
+        )
         scheduler = ["--local-scheduler"] if local_scheduler else []
         return [LUIGI, "--module", "pipeline", task, *scheduler, *args]
 

@@ -13,6 +13,8 @@ def pipeline_env(tmp_path, clean_env) -> dict[str, str]:
 
 
 @pytest.fixture
-def run_pipeline(tmp_path, pipeline_env) -> support.Pipeline:
-    """The pipeline's command lines, run in ``tmp_path`` with ``pipeline_env``."""
-    return support.Pipeline(tmp_path, pipeline_env)
+def run_pipeline(tmp_path, pipeline_env, request) -> support.Pipeline:
+    """The pipeline's command lines, run in ``tmp_path`` with ``pipeline_env``; tasks that need
+    PostgreSQL only in tests marked ``postgres``."""
+    marked = request.node.get_closest_marker("postgres") is not None
+    return support.Pipeline(tmp_path, pipeline_env, server_allowed=marked)

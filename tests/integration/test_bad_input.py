@@ -7,7 +7,7 @@ import openpyxl
 import pytest
 from support import HEADER, SMALL_ROWS, write_workbook
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 
 def truncated(path):

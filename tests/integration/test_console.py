@@ -11,7 +11,7 @@ import time
 import pytest
 from support import SMALL_ROWS, run, write_workbook
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 UNRESOLVABLE = "online-retail-pipeline-test.invalid"  # RFC 2606: .invalid never resolves
 OFFLINE_SOURCE = f"http://{UNRESOLVABLE}/online+retail.zip"

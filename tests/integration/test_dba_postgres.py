@@ -13,7 +13,7 @@ import pytest
 from dba_postgres import ETL_PASSWORD, server_binaries
 from support import SMALL_ROWS, expected_from_workbook, kill, wait_until, write_workbook
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 # A failure that cannot heal must end well before Luigi's old retries (3 x 30 s) would have.
 FAIL_FAST_SECONDS = 20

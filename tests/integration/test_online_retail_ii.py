@@ -11,7 +11,7 @@ import psycopg
 import pytest
 import realdata
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 
 def published_figures(dsn: str) -> dict:

@@ -30,7 +30,7 @@ from support import (
     zipped,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 
 def answers(port: int) -> bool:

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from support import SMALL_ROWS, expected_from_workbook, write_workbook
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 
 def query(dsn: str, sql: str):

@@ -22,7 +22,7 @@ from pipeline.lib.postgres import PostgresUnavailable
 from pipeline.lib.publish import PublishError, publish, restore_previous
 from pipeline.synth import write_workbooks
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 HERE = Path(__file__).parent
 
 

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from support import SMALL_ROWS, T1, expected_from_workbook, write_workbook
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 CSV = """Sales export from the web shop
 invoiceno ; stockcode;description;QUANTITY;InvoiceDate;unitprice;customerid;country

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from support import SMALL_ROWS, T3, expected_from_workbook, fast_luigi_cfg, serve_http, write_workbook, zipped
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 MORE_ROWS = [
     (540001, 22728, "ALARM CLOCK BAKELIKE PINK", 1, T3.replace(month=3), 3.75, 12583.0, "France"),
