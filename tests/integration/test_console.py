@@ -64,20 +64,17 @@ PSQL = shutil.which("psql")
 @pytest.mark.skipif(PSQL is None, reason="psql is not on PATH: cannot run the printed connect line")
 def test_connect_line_works_as_printed_outside_the_venv(tmp_path, run_pipeline):
     book = write_workbook(tmp_path / "in" / "Online Retail.xlsx", SMALL_ROWS)
-    ran = run_pipeline("--source", str(book))  # no DSN: the embedded server
-    try:
-        assert ran.returncode == 0, ran.output
-        [connect] = [line for line in ran.output.splitlines() if line.strip().startswith("connect with")]
-        command = connect.split("connect with", 1)[1].strip()
-        assert command.startswith('psql "postgresql://')
-        # From another directory, with neither the venv nor the pipeline's settings in the environment.
-        shell_env = {"PATH": os.path.dirname(PSQL) + ":/usr/bin:/bin", "HOME": str(tmp_path)}
-        result = run(["bash", "-c", f"{command} -X -A -t -c 'select count(*) from analytics.fct_sales'"],
-                     env=shell_env, cwd="/", timeout=60)  # fmt: skip
-        assert result.returncode == 0, result.stderr
-        assert int(result.stdout.strip()) == len(SMALL_ROWS) - 1
-    finally:
-        run_pipeline.cli("stop-postgres", check=True)
+    ran = run_pipeline("--source", str(book))  # no DSN: the embedded server (the fixture stops it)
+    assert ran.returncode == 0, ran.output
+    [connect] = [line for line in ran.output.splitlines() if line.strip().startswith("connect with")]
+    command = connect.split("connect with", 1)[1].strip()
+    assert command.startswith('psql "postgresql://')
+    # From another directory, with neither the venv nor the pipeline's settings in the environment.
+    shell_env = {"PATH": os.path.dirname(PSQL) + ":/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = run(["bash", "-c", f"{command} -X -A -t -c 'select count(*) from analytics.fct_sales'"],
+                 env=shell_env, cwd="/", timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.strip()) == len(SMALL_ROWS) - 1
 
 
 def test_connect_line_for_a_configured_dsn_names_the_variable(tmp_path, run_pipeline, pg_dsn):

@@ -104,15 +104,12 @@ def test_embedded_postgres_when_no_dsn_is_configured(small_workbook, run_pipelin
 
     assert run.returncode == 0, run.output
     dsn_cmd = run_pipeline.cli("dsn")
-    try:
-        dsn = dsn_cmd.stdout.strip()
-        assert dsn.startswith("postgresql://"), dsn_cmd.stderr
-        assert pipeline_env["PIPELINE_DATA_DIR"] in dsn  # the server lives under data/
-        assert dsn in run.output  # the summary printed it (no password to hide here)
-        [(n,)] = query(dsn, "select count(*) from analytics.fct_sales")
-        assert n == len(SMALL_ROWS) - 1
-    finally:
-        run_pipeline.cli("stop-postgres", check=True)
+    dsn = dsn_cmd.stdout.strip()
+    assert dsn.startswith("postgresql://"), dsn_cmd.stderr
+    assert pipeline_env["PIPELINE_DATA_DIR"] in dsn  # the server lives under data/
+    assert dsn in run.output  # the summary printed it (no password to hide here)
+    [(n,)] = query(dsn, "select count(*) from analytics.fct_sales")
+    assert n == len(SMALL_ROWS) - 1
 
 
 def test_real_workbook_end_to_end(real_workbook, run_pipeline, pg_dsn):
