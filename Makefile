@@ -26,9 +26,9 @@ run: install
 test: install lint browser
 	$(BIN)/pytest
 
-# The unit tier alone (about 15 s): no PostgreSQL, no pipeline runs.
+# The fast tier (README, Tests): no PostgreSQL server, no pipeline runs.
 test-fast: install lint
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest -m "not integration and not postgres"
 
 # The run-report test renders the page in headless Chromium (Debian package). Installing it needs
 # root; without it that one test skips and says why.

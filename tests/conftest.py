@@ -1,15 +1,32 @@
+"""Fixtures for every tier; their logic lives in support.py (tests/ is on pytest's pythonpath, see
+pyproject.toml). Tests import from support.py, never from a conftest."""
+
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
 import pytest
+from support import REAL_WORKBOOK
 
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers import SHARED_DATA  # noqa: E402
+# Fixtures that give a test a PostgreSQL server: such a test must carry the ``postgres`` marker, so
+# that ``-m "not postgres"`` (and ``make test-fast``) never starts one. Checked at collection.
+SERVER_FIXTURES = {"pg_server", "pg_dsn", "dba_server"}
 
-REAL_WORKBOOK = SHARED_DATA / "online_retail_reconstructed.xlsx"
+
+def pytest_collection_modifyitems(config, items):
+    unmarked = [
+        item.nodeid
+        for item in items
+        if SERVER_FIXTURES & set(item.fixturenames) and item.get_closest_marker("postgres") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use a PostgreSQL server but are not marked postgres "
+            f"(pytestmark = pytest.mark.postgres): {', '.join(unmarked)}"
+        )
 
 
 @pytest.fixture
@@ -49,8 +66,6 @@ def pg_server(tmp_path_factory):
 @pytest.fixture
 def pg_dsn(pg_server, request) -> str:
     """A fresh database on the session server for one test."""
-    import re
-
     import psycopg
 
     name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]

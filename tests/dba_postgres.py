@@ -10,11 +10,10 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from support import Run, free_port, run
 
 DEBIAN_BIN = Path("/usr/lib/postgresql/15/bin")
 ETL_PASSWORD = "etl-Secret-4711"
@@ -35,12 +34,6 @@ def server_binaries() -> Path | None:
     return bundled if (bundled / "pg_ctl").exists() else None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class DbaServer:
     bin_dir: Path
@@ -55,11 +48,12 @@ class DbaServer:
     def superuser_dsn(self) -> str:
         return self.dsn(SUPERUSER, SUPERUSER_PASSWORD, "postgres")
 
-    def _run(self, *args: str, check=True, timeout=60) -> subprocess.CompletedProcess:
+    def _run(self, *args: str, check=True, timeout=60) -> Run:
         command = [str(self.bin_dir / args[0]), *args[1:]]
         if self.run_as:
             command = ["runuser", "-u", self.run_as, "--", *command]
-        return subprocess.run(command, capture_output=True, text=True, check=check, timeout=timeout)
+        # In the cluster's parent folder: the server's system user can enter it.
+        return run(command, env=os.environ, cwd=self.data_dir.parent, timeout=timeout, check=check)
 
     def start(self) -> None:
         self._run(
@@ -124,11 +118,3 @@ def dba_server(root: Path):
     finally:
         server.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} did not happen within {timeout} s")
-        time.sleep(0.1)

@@ -11,7 +11,7 @@ the figures a correct pipeline must produce from it, computed without any pipeli
 - ``expected_figures(sheets)``: rows, fact rows, quarantine rows by reason, money, invoices,
   customers and countries of any list of sheets, with polars and Decimal.
 
-Tests import this module by name (tests/ is on sys.path, see conftest.py).
+Tests import this module by name (tests/ is on pytest's pythonpath, see pyproject.toml).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
-from helpers import SHARED_DATA
+from support import SHARED_DATA
 
 II_FIRST_YEAR = SHARED_DATA / "online_retail_ii_2009_2010.parquet"
 ONLINE_RETAIL = SHARED_DATA / "online_retail.parquet"

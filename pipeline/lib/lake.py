@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.lib.download import sha256_file
+from pipeline.lib.faults import fault_point
 from pipeline.lib.lines import ExportContents
 from pipeline.lib.manifest import MANIFEST_VERSION, LakeManifest, LakePaths, workbook_slug
 from pipeline.lib.rules import ConversionRules
@@ -76,6 +77,7 @@ def write_workbook_to_lake(
             rel = lake.line_file(slug, year, month)
             files[rel] = _write_parquet(part.drop("_year", "_month"), staging / rel)
             del part
+            fault_point(f"lake_month_{len(files)}", months=by_month.height, staging=staging)
         rejects_rel = lake.reject_file(slug)
         # Always written, even when empty, so readers can rely on the file and its schema.
         files[rejects_rel] = _write_parquet(contents.rejects, staging / rejects_rel)
@@ -89,6 +91,7 @@ def write_workbook_to_lake(
         for rel in old.files if old else ():
             if rel not in files:
                 (lake.lake_dir / rel).unlink(missing_ok=True)
+        fault_point("lake_before_manifest", files=sorted(files))
 
         stat = workbook.stat()
         manifest = LakeManifest(

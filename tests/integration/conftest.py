@@ -1,69 +1,27 @@
+"""Fixtures that run the pipeline in a test's own world (support.Pipeline)."""
+
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-LUIGI = str(Path(sys.executable).with_name("luigi"))
-
-
-@dataclass
-class Run:
-    returncode: int
-    output: str
-
-    @property
-    def ran_tasks(self) -> bool:
-        return "ran successfully" in self.output
+import support
 
 
 @pytest.fixture
-def pipeline_env(tmp_path, clean_env):
+def pipeline_env(tmp_path, clean_env) -> dict[str, str]:
     """Environment for a pipeline subprocess: its own data dir, the repo's luigi.cfg."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINE_", "LUIGI_"))}
-    env["PIPELINE_DATA_DIR"] = str(tmp_path / "data")
-    env["LUIGI_CONFIG_PATH"] = str(REPO / "luigi.cfg")
-    return env
-
-
-COMMAND = [LUIGI, "--module", "pipeline", "RunAll", "--local-scheduler"]
+    return support.pipeline_env(tmp_path / "data")
 
 
 @pytest.fixture
-def run_pipeline(tmp_path, pipeline_env):
-    def run(*args: str, env: dict | None = None) -> Run:
-        result = subprocess.run(
-            [*COMMAND, *args],
-            cwd=tmp_path,
-            env={**pipeline_env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        return Run(result.returncode, result.stdout + result.stderr)
-
-    def paused(*args: str, stage: str, marker: Path, seconds: float = 600, env: dict | None = None):
-        """A run in the background that stops at publish stage ``stage`` (pipeline.lib.publish's
-        fault_point) for ``seconds``, writing ``marker`` when it gets there; its own session, so a test
-        can kill the whole process group."""
-        fault = {"PIPELINE_FAULT_PAUSE": stage, "PIPELINE_FAULT_MARKER": str(marker),
-                 "PIPELINE_FAULT_PAUSE_SECONDS": str(seconds)}  # fmt: skip
-        return subprocess.Popen(
-            [*COMMAND, *args],
-            cwd=tmp_path,
-            env={**pipeline_env, **(env or {}), **fault},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-
-    run.env = pipeline_env
-    run.command = COMMAND
-    run.paused = paused
-    return run
+def run_pipeline(tmp_path, pipeline_env, request) -> Iterator[support.Pipeline]:
+    """The pipeline's command lines, run in ``tmp_path`` with ``pipeline_env``; tasks that need
+    PostgreSQL only in tests marked ``postgres``. Stops the embedded server a run started."""
+    marked = request.node.get_closest_marker("postgres") is not None
+    pipeline = support.Pipeline(tmp_path, pipeline_env, server_allowed=marked)
+    yield pipeline
+    # A run with no DSN starts the embedded server under data/ and leaves it running (for psql
+    # afterwards): it goes with the test, instead of one server left per test on the machine.
+    if (tmp_path / "data" / "postgres" / "postmaster.pid").exists():
+        pipeline.cli("stop-postgres", check=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import openpyxl
 import pytest
-from helpers import HEADER, SMALL_ROWS, write_workbook
+from support import HEADER, SMALL_ROWS, write_workbook
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 
 def truncated(path):

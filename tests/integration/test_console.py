@@ -6,14 +6,12 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
-from helpers import SMALL_ROWS, write_workbook
+from support import SMALL_ROWS, run, write_workbook
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 UNRESOLVABLE = "online-retail-pipeline-test.invalid"  # RFC 2606: .invalid never resolves
 OFFLINE_SOURCE = f"http://{UNRESOLVABLE}/online+retail.zip"
@@ -64,24 +62,19 @@ PSQL = shutil.which("psql")
 
 
 @pytest.mark.skipif(PSQL is None, reason="psql is not on PATH: cannot run the printed connect line")
-def test_connect_line_works_as_printed_outside_the_venv(tmp_path, run_pipeline, pipeline_env):
+def test_connect_line_works_as_printed_outside_the_venv(tmp_path, run_pipeline):
     book = write_workbook(tmp_path / "in" / "Online Retail.xlsx", SMALL_ROWS)
-    run = run_pipeline("--source", str(book))  # no DSN: the embedded server
-    try:
-        assert run.returncode == 0, run.output
-        [connect] = [line for line in run.output.splitlines() if line.strip().startswith("connect with")]
-        command = connect.split("connect with", 1)[1].strip()
-        assert command.startswith('psql "postgresql://')
-        # From another directory, with neither the venv nor the pipeline's settings in the environment.
-        shell_env = {"PATH": os.path.dirname(PSQL) + ":/usr/bin:/bin", "HOME": str(tmp_path)}
-        result = subprocess.run(
-            ["bash", "-c", f"{command} -X -A -t -c 'select count(*) from analytics.fct_sales'"],
-            cwd="/", env=shell_env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stderr
-        assert int(result.stdout.strip()) == len(SMALL_ROWS) - 1
-    finally:
-        subprocess.run([sys.executable, "-m", "pipeline", "stop-postgres"], env=pipeline_env, check=True)
+    ran = run_pipeline("--source", str(book))  # no DSN: the embedded server (the fixture stops it)
+    assert ran.returncode == 0, ran.output
+    [connect] = [line for line in ran.output.splitlines() if line.strip().startswith("connect with")]
+    command = connect.split("connect with", 1)[1].strip()
+    assert command.startswith('psql "postgresql://')
+    # From another directory, with neither the venv nor the pipeline's settings in the environment.
+    shell_env = {"PATH": os.path.dirname(PSQL) + ":/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = run(["bash", "-c", f"{command} -X -A -t -c 'select count(*) from analytics.fct_sales'"],
+                 env=shell_env, cwd="/", timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.strip()) == len(SMALL_ROWS) - 1
 
 
 def test_connect_line_for_a_configured_dsn_names_the_variable(tmp_path, run_pipeline, pg_dsn):

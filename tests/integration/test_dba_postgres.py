@@ -5,39 +5,37 @@ in bounded time, with one message and a non-zero exit."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import time
 
+import dba_postgres
 import psycopg
 import pytest
-from dba_postgres import ETL_PASSWORD, dba_server, server_binaries, wait_until
-from helpers import SMALL_ROWS, expected_from_workbook, write_workbook
+from dba_postgres import ETL_PASSWORD, server_binaries
+from support import SMALL_ROWS, expected_from_workbook, kill, wait_until, write_workbook
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 # A failure that cannot heal must end well before Luigi's old retries (3 x 30 s) would have.
 FAIL_FAST_SECONDS = 20
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def dba_server(tmp_path_factory):
     if server_binaries() is None:
         pytest.skip("no PostgreSQL server binaries here (Debian's postgresql-15 or the pgserver wheel)")
-    with dba_server(tmp_path_factory.mktemp("dba")) as running:
+    with dba_postgres.dba_server(tmp_path_factory.mktemp("dba")) as running:
         # What the DBA runs once (README): the BI role, which etl may not create itself.
         running.sql("create role analytics_reader nologin")
         yield running
 
 
 @pytest.fixture
-def fresh_db(server, request):
+def fresh_db(dba_server, request):
     """A database of its own for one test, owned by etl, with no published version yet."""
     name = "retail_" + request.node.name.lower().replace("[", "_").replace("]", "")[:40]
-    server.sql(f'drop database if exists "{name}" with (force)')
-    server.sql(f'create database "{name}" owner etl')
-    return server.dsn(database=name)
+    dba_server.sql(f'drop database if exists "{name}" with (force)')
+    dba_server.sql(f'create database "{name}" owner etl')
+    return dba_server.dsn(database=name)
 
 
 @pytest.fixture
@@ -52,42 +50,42 @@ def timed(run_pipeline, *args, env):
 
 
 def test_full_run_as_a_least_privileged_role_then_the_bi_role_reads(
-    server, fresh_db, small_workbook, run_pipeline, tmp_path
+    dba_server, fresh_db, small_workbook, run_pipeline, tmp_path
 ):
-    log_before = server.log.stat().st_size
+    log_before = dba_server.log.stat().st_size
     run = run_pipeline("--source", str(small_workbook), env={"PIPELINE_PG_DSN": fresh_db})
 
     assert run.returncode == 0, run.output
     # Every connection of the run, dbt-postgres's and DuckDB's included, says who it is.
-    with open(server.log, encoding="utf-8", errors="replace") as log:
+    with open(dba_server.log, encoding="utf-8", errors="replace") as log:
         log.seek(log_before)
         logins = [line for line in log if "connection authorized: user=etl" in line]
     unnamed = [line for line in logins if "application_name=online-retail-pipeline" not in line]
     assert len(logins) >= 4 and unnamed == []
     expected = expected_from_workbook(small_workbook)
-    assert server.sql("select count(*) from analytics.fct_sales", fresh_db) == [(expected["fact_rows"],)]
+    assert dba_server.sql("select count(*) from analytics.fct_sales", fresh_db) == [(expected["fact_rows"],)]
     # A BI login that is granted the read-only role sees analytics, not the ledger.
-    server.sql("drop role if exists bi_alice")
-    server.sql("create role bi_alice login password 'alice-pw' in role analytics_reader")
+    dba_server.sql("drop role if exists bi_alice")
+    dba_server.sql("create role bi_alice login password 'alice-pw' in role analytics_reader")
     alice = fresh_db.replace(f"etl:{ETL_PASSWORD}", "bi_alice:alice-pw")
-    assert server.sql("select count(*) from analytics.dim_country", alice)[0][0] > 0
+    assert dba_server.sql("select count(*) from analytics.dim_country", alice)[0][0] > 0
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        server.sql("select * from pipeline_meta.publish_ledger", alice)
+        dba_server.sql("select * from pipeline_meta.publish_ledger", alice)
     # The password appears in no log, report, marker or ledger row.
     data = tmp_path / "data"
     leaks = [p for p in data.rglob("*") if p.is_file() and p.suffix in {".log", ".json", ".html", ".txt"}
              and ETL_PASSWORD in p.read_text(errors="replace")]  # fmt: skip
     assert leaks == [] and ETL_PASSWORD not in run.output
-    ledger = server.sql("select row_to_json(l)::text from pipeline_meta.publish_ledger l", fresh_db)
+    ledger = dba_server.sql("select row_to_json(l)::text from pipeline_meta.publish_ledger l", fresh_db)
     assert ledger and all(ETL_PASSWORD not in row for (row,) in ledger)
 
 
 def test_bi_role_missing_and_not_creatable_is_named_before_any_work(
-    server, small_workbook, run_pipeline, tmp_path
+    dba_server, small_workbook, run_pipeline, tmp_path
 ):
-    server.sql("drop database if exists retail_norole with (force)")
-    server.sql("create database retail_norole owner etl")
-    dsn = server.dsn(database="retail_norole")
+    dba_server.sql("drop database if exists retail_norole with (force)")
+    dba_server.sql("create database retail_norole owner etl")
+    dsn = dba_server.dsn(database="retail_norole")
 
     run, seconds = timed(
         run_pipeline,
@@ -102,7 +100,7 @@ def test_bi_role_missing_and_not_creatable_is_named_before_any_work(
     assert "CREATE ROLE bi_missing NOLOGIN;" in run.output and "may not create roles" in run.output
     assert run.output.count("CREATE ROLE bi_missing") == 1  # one message, once
     assert not (tmp_path / "data" / "lake").exists()  # nothing converted, nothing copied
-    schemas = server.sql("select nspname from pg_namespace where nspname like 'analytics%'", dsn)
+    schemas = dba_server.sql("select nspname from pg_namespace where nspname like 'analytics%'", dsn)
     assert schemas == []
 
 
@@ -117,9 +115,9 @@ def test_bi_role_missing_and_not_creatable_is_named_before_any_work(
     ids=["wrong-password", "refused", "unknown-database", "unknown-host"],
 )
 def test_a_server_that_cannot_be_used_ends_the_run_fast_fresh_and_after_a_build(
-    server, fresh_db, small_workbook, run_pipeline, bad, words
+    dba_server, fresh_db, small_workbook, run_pipeline, bad, words
 ):
-    dsn = server.dsn(**{"database": fresh_db.rsplit("/", 1)[1], **bad})
+    dsn = dba_server.dsn(**{"database": fresh_db.rsplit("/", 1)[1], **bad})
 
     fresh, seconds = timed(run_pipeline, "--source", str(small_workbook), env={"PIPELINE_PG_DSN": dsn})
 
@@ -137,11 +135,11 @@ def test_a_server_that_cannot_be_used_ends_the_run_fast_fresh_and_after_a_build(
 
 
 def test_server_stopped_mid_copy_keeps_the_live_version_and_the_next_run_succeeds(
-    server, fresh_db, small_workbook, run_pipeline, tmp_path
+    dba_server, fresh_db, small_workbook, run_pipeline, tmp_path
 ):
     env = {"PIPELINE_PG_DSN": fresh_db}
     assert run_pipeline("--source", str(small_workbook), env=env).returncode == 0
-    [(live_before,)] = server.sql(
+    [(live_before,)] = dba_server.sql(
         "select published_version from pipeline_meta.publish_ledger where status = 'live'", fresh_db
     )
     more = write_workbook(
@@ -150,55 +148,49 @@ def test_server_stopped_mid_copy_keeps_the_live_version_and_the_next_run_succeed
     marker = tmp_path / "at-copy"
     proc = run_pipeline.paused("--source", str(more), stage="copy", marker=marker, seconds=3, env=env)
     try:
-        wait_until(marker.exists, 120, "the publish reaching the copy")
-        server.stop("immediate")  # the server goes away in the middle of the copy
+        wait_until(marker.exists, 120, "the publish reaching the copy", proc)
+        dba_server.stop("immediate")  # the server goes away in the middle of the copy
         output, _ = proc.communicate(timeout=120)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        server.start()
+        kill(proc)
+        dba_server.start()
 
     assert proc.returncode != 0, output
     assert "cannot copy to PostgreSQL" in output or "cannot publish to PostgreSQL" in output, output
     assert "std::" not in output and "Traceback" not in output  # one line, no C++ or Python stack
-    assert server.sql(
+    assert dba_server.sql(
         "select published_version from pipeline_meta.publish_ledger where status = 'live'", fresh_db
     ) == [(live_before,)]
 
     rerun = run_pipeline("--source", str(more), env=env)
     assert rerun.returncode == 0, rerun.output
-    assert server.sql("select count(*) from analytics.fct_sales", fresh_db) == [
+    assert dba_server.sql("select count(*) from analytics.fct_sales", fresh_db) == [
         (expected_from_workbook(more)["fact_rows"],)
     ]
 
 
 def test_two_pipelines_in_two_data_dirs_publish_into_one_database_at_once(
-    server, fresh_db, small_workbook, run_pipeline, tmp_path
+    dba_server, fresh_db, small_workbook, run_pipeline, tmp_path
 ):
-    procs = []
-    for name in ("a", "b"):
-        data = tmp_path / f"data-{name}"
-        procs.append(
-            subprocess.Popen(
-                [*run_pipeline.command, "--source", str(small_workbook)],
-                cwd=tmp_path,
-                env={**run_pipeline.env, "PIPELINE_PG_DSN": fresh_db, "PIPELINE_DATA_DIR": str(data)},
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
+    procs = [
+        run_pipeline.start(
+            "--source",
+            str(small_workbook),
+            env={"PIPELINE_PG_DSN": fresh_db, "PIPELINE_DATA_DIR": str(tmp_path / f"data-{name}")},
+        )  # fmt: skip
+        for name in ("a", "b")
+    ]
     outputs = [p.communicate(timeout=300)[0] for p in procs]
 
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert not any("already running" in o for o in outputs)
     # The same exports give the same warehouse version in both data directories: published once.
-    versions = server.sql("select warehouse_version, status from pipeline_meta.publish_ledger", fresh_db)
+    versions = dba_server.sql("select warehouse_version, status from pipeline_meta.publish_ledger", fresh_db)
     assert len(versions) == 1 and versions[0][1] == "live", versions
 
 
 def test_a_server_back_within_the_retry_window_lets_the_same_run_succeed(
-    server, fresh_db, small_workbook, run_pipeline, tmp_path
+    dba_server, fresh_db, small_workbook, run_pipeline, tmp_path
 ):
     marker = tmp_path / "at-copy"
     env = {"PIPELINE_PG_DSN": fresh_db}
@@ -206,18 +198,17 @@ def test_a_server_back_within_the_retry_window_lets_the_same_run_succeed(
         "--source", str(small_workbook), stage="copy", marker=marker, seconds=8, env=env
     )
     try:
-        wait_until(marker.exists, 120, "the publish reaching the copy")
+        wait_until(marker.exists, 120, "the publish reaching the copy", proc)
         paused_at = time.monotonic()
-        server.stop("immediate")
+        dba_server.stop("immediate")
         # The copy resumes 8 s after the pause began, against a stopped server, and fails; the publish
         # tries again 5 s and then 15 s later. Back at 10 s, the server is there for either try.
         time.sleep(max(0.0, paused_at + 10 - time.monotonic()))
-        server.start()
+        dba_server.start()
         output, _ = proc.communicate(timeout=180)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        kill(proc)
 
     assert proc.returncode == 0, output
     assert "publish try 1/3 failed" in output
-    assert server.sql("select status from pipeline_meta.publish_ledger", fresh_db) == [("live",)]
+    assert dba_server.sql("select status from pipeline_meta.publish_ledger", fresh_db) == [("live",)]

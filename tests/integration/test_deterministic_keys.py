@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import duckdb
 import pytest
-from helpers import SMALL_ROWS, write_workbook
+from support import SMALL_ROWS, write_workbook
 
 pytestmark = pytest.mark.integration
 
@@ -18,24 +16,20 @@ KEYS = {
 }
 
 
-def build(tmp_path, name, book, pipeline_env):
-    from integration.conftest import LUIGI
-
-    env = {**pipeline_env, "PIPELINE_DATA_DIR": str(tmp_path / name)}
-    run = subprocess.run(
-        [LUIGI, "--module", "pipeline", "BuildWarehouse", "--source", str(book), "--local-scheduler"],
-        cwd=tmp_path, env=env, capture_output=True, text=True,
-    )  # fmt: skip
+def build(tmp_path, name, book, run_pipeline):
+    run = run_pipeline(
+        "--source", str(book), task="BuildWarehouse", env={"PIPELINE_DATA_DIR": str(tmp_path / name)}
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     with duckdb.connect(str(tmp_path / name / "warehouse" / "retail.duckdb"), read_only=True) as con:
         return {table: con.execute(sql).fetchall() for table, sql in KEYS.items()}
 
 
-def test_two_builds_give_identical_keys(tmp_path, pipeline_env):
+def test_two_builds_give_identical_keys(tmp_path, run_pipeline):
     book = write_workbook(tmp_path / "in" / "Online Retail.xlsx", SMALL_ROWS)
 
-    first = build(tmp_path, "one", book, pipeline_env)
-    second = build(tmp_path, "two", book, pipeline_env)
+    first = build(tmp_path, "one", book, run_pipeline)
+    second = build(tmp_path, "two", book, run_pipeline)
 
     assert first == second
     assert len(first["fct_sales"]) == len(SMALL_ROWS) - 1

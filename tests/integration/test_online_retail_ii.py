@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
+import polars as pl
 import psycopg
 import pytest
 import realdata
+from support import Run
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 
 def published_figures(dsn: str) -> dict:
@@ -70,18 +73,26 @@ def assert_figures(found: dict, expected: dict) -> None:
     )
 
 
-def test_online_retail_ii_workbook_end_to_end(online_retail_ii, run_pipeline, pg_dsn, tmp_path):
-    expected = realdata.expected_figures(
-        [(online_retail_ii.name, sheet, frame) for sheet, frame in realdata.ii_sheets()]
-    )
+def sheets_of_ii(workbook: Path) -> list[tuple[str, str, pl.DataFrame]]:
+    return [(workbook.name, sheet, frame) for sheet, frame in realdata.ii_sheets()]
 
+
+def publish_and_compare(run_pipeline, source: Path, dsn: str, expected: dict) -> tuple[Run, dict]:
+    """Run the pipeline on ``source`` into ``dsn``; the published figures must be ``expected``."""
     started = time.monotonic()
-    run = run_pipeline("--source", str(online_retail_ii), env={"PIPELINE_PG_DSN": pg_dsn})
-    print(f"II workbook end to end: {time.monotonic() - started:.1f} s")
+    run = run_pipeline("--source", str(source), env={"PIPELINE_PG_DSN": dsn})
+    print(f"{source.name} end to end: {time.monotonic() - started:.1f} s")
 
     assert run.returncode == 0, run.output[-5000:]
-    found = published_figures(pg_dsn)
+    found = published_figures(dsn)
     assert_figures(found, expected)
+    return run, found
+
+
+def test_online_retail_ii_workbook_end_to_end(online_retail_ii, run_pipeline, pg_dsn, tmp_path):
+    expected = realdata.expected_figures(sheets_of_ii(online_retail_ii))
+
+    run, found = publish_and_compare(run_pipeline, online_retail_ii, pg_dsn, expected)
     assert expected["source_rows"] == 1_067_370
     # Every code and country of II is in the seeds now.
     assert found["unknown_values"] == []
@@ -104,25 +115,14 @@ def test_landing_folder_with_online_retail_and_online_retail_ii(
     (landing / online_retail_ii.name).symlink_to(online_retail_ii)
     (landing / realdata.ONLINE_RETAIL_XLSX.name).symlink_to(realdata.ONLINE_RETAIL_XLSX)
     expected = realdata.expected_figures(
-        [(online_retail_ii.name, sheet, frame) for sheet, frame in realdata.ii_sheets()]
+        sheets_of_ii(online_retail_ii)
         + [(realdata.ONLINE_RETAIL_XLSX.name, "Online Retail", realdata.read_sheet(realdata.ONLINE_RETAIL))]
     )
 
-    started = time.monotonic()
-    run = run_pipeline("--source", str(landing), env={"PIPELINE_PG_DSN": pg_dsn})
-    print(f"landing folder (II + Online Retail) end to end: {time.monotonic() - started:.1f} s")
-
-    assert run.returncode == 0, run.output[-5000:]
-    found = published_figures(pg_dsn)
-    assert_figures(found, expected)
+    _, found = publish_and_compare(run_pipeline, landing, pg_dsn, expected)
     assert expected["source_rows"] == 1_067_370 + 541_909
     # Online Retail adds no line: all of it is already in II's second sheet, which sorts first.
-    assert (
-        found["fact_rows"]
-        == realdata.expected_figures(
-            [(online_retail_ii.name, sheet, frame) for sheet, frame in realdata.ii_sheets()]
-        )["fact_rows"]
-    )
+    assert found["fact_rows"] == realdata.expected_figures(sheets_of_ii(online_retail_ii))["fact_rows"]
     total, matched, pointers = overlap_rows_that_name_an_equal_kept_line(pg_dsn)
     assert total == matched == expected["quarantine_by_reason"]["overlapping_export_duplicate"]
     kept_in = {(file, sheet) for _, _, file, sheet, _ in pointers}

@@ -1,17 +1,15 @@
 """The whole pipeline, workbook to PostgreSQL, through the luigi command line, on a real embedded
-PostgreSQL. Expected figures come from the workbook itself (helpers.expected_from_workbook)."""
+PostgreSQL. Expected figures come from the workbook itself (support.expected_from_workbook)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from decimal import Decimal
 
 import psycopg
 import pytest
-from helpers import SMALL_ROWS, write_workbook
+from support import SMALL_ROWS, expected_from_workbook, write_workbook
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 
 def query(dsn: str, sql: str):
@@ -25,8 +23,6 @@ def small_workbook(tmp_path):
 
 
 def test_small_workbook_end_to_end_then_no_op(small_workbook, run_pipeline, pg_dsn, tmp_path):
-    from helpers import expected_from_workbook
-
     expected = expected_from_workbook(small_workbook)
 
     first = run_pipeline("--source", str(small_workbook), env={"PIPELINE_PG_DSN": pg_dsn})
@@ -107,18 +103,13 @@ def test_embedded_postgres_when_no_dsn_is_configured(small_workbook, run_pipelin
     run = run_pipeline("--source", str(small_workbook))
 
     assert run.returncode == 0, run.output
-    dsn_cmd = subprocess.run(
-        [sys.executable, "-m", "pipeline", "dsn"], env=pipeline_env, capture_output=True, text=True
-    )
-    try:
-        dsn = dsn_cmd.stdout.strip()
-        assert dsn.startswith("postgresql://"), dsn_cmd.stderr
-        assert pipeline_env["PIPELINE_DATA_DIR"] in dsn  # the server lives under data/
-        assert dsn in run.output  # the summary printed it (no password to hide here)
-        [(n,)] = query(dsn, "select count(*) from analytics.fct_sales")
-        assert n == len(SMALL_ROWS) - 1
-    finally:
-        subprocess.run([sys.executable, "-m", "pipeline", "stop-postgres"], env=pipeline_env, check=True)
+    dsn_cmd = run_pipeline.cli("dsn")
+    dsn = dsn_cmd.stdout.strip()
+    assert dsn.startswith("postgresql://"), dsn_cmd.stderr
+    assert pipeline_env["PIPELINE_DATA_DIR"] in dsn  # the server lives under data/
+    assert dsn in run.output  # the summary printed it (no password to hide here)
+    [(n,)] = query(dsn, "select count(*) from analytics.fct_sales")
+    assert n == len(SMALL_ROWS) - 1
 
 
 def test_real_workbook_end_to_end(real_workbook, run_pipeline, pg_dsn):

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -18,13 +16,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from helpers import SMALL_ROWS, write_workbook
+from support import SMALL_ROWS, Pipeline, fault_env, kill, pipeline_env, start, wait_until, write_workbook
 
 from pipeline.lib.postgres import PostgresUnavailable
 from pipeline.lib.publish import PublishError, PublishRequest, publish, restore_previous
 from pipeline.synth import write_workbooks
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 HERE = Path(__file__).parent
 
 
@@ -38,15 +36,8 @@ class Warehouse:
 
 
 def _build(root: Path, source: Path, dsn: str) -> Warehouse:
-    from integration.conftest import LUIGI, REPO
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINE_", "LUIGI_"))}
-    env |= {"PIPELINE_DATA_DIR": str(root / "data"), "LUIGI_CONFIG_PATH": str(REPO / "luigi.cfg"),
-            "PIPELINE_PG_DSN": dsn}  # fmt: skip
-    run = subprocess.run(
-        [LUIGI, "--module", "pipeline", "BuildWarehouse", "--source", str(source), "--local-scheduler"],
-        cwd=root, env=env, capture_output=True, text=True,
-    )  # fmt: skip
+    pipeline = Pipeline(root, pipeline_env(root / "data", PIPELINE_PG_DSN=dsn))
+    run = pipeline("--source", str(source), task="BuildWarehouse")
     assert run.returncode == 0, run.stderr[-3000:]
     build = json.loads((root / "data" / "warehouse" / "retail.build.json").read_text())
     import duckdb
@@ -79,22 +70,12 @@ def do_publish(w: Warehouse, dsn: str, **kwargs):
     return publish(PublishRequest(**(options | kwargs)))
 
 
-def spawn_publish(w: Warehouse, dsn: str, env: dict) -> subprocess.Popen:
+def spawn_publish(w: Warehouse, dsn: str, fault: dict[str, str]):
+    """publish_once.py in the background, paused at a fault point (``support.fault_env``)."""
     args = json.dumps(
         {"warehouse": str(w.path), "manifest": str(w.manifest), "dsn": dsn, "version": w.version}
     )
-    return subprocess.Popen(
-        [sys.executable, str(HERE / "publish_once.py"), args],
-        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-
-
-def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.monotonic() < deadline, "the publisher never reached the fault point"
-        time.sleep(0.05)
+    return start([sys.executable, HERE / "publish_once.py", args], env=os.environ | fault, cwd=HERE)
 
 
 def live_state(dsn: str):
@@ -112,10 +93,9 @@ def test_sigkill_leaves_the_previous_version_live(warehouses, pg_dsn, tmp_path, 
     do_publish(a, pg_dsn)
     marker = tmp_path / "reached"
 
-    proc = spawn_publish(b, pg_dsn, {"PIPELINE_FAULT_PAUSE": stage, "PIPELINE_FAULT_MARKER": str(marker)})
-    wait_for(marker, proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc = spawn_publish(b, pg_dsn, fault_env(stage, marker))
+    wait_until(marker.exists, 120, f"the publisher reaching {stage}", proc)
+    kill(proc)
 
     assert live_state(pg_dsn) == (a.version, a.lines, a.total)
     result = do_publish(b, pg_dsn)  # the next run publishes cleanly
@@ -199,20 +179,19 @@ def test_terminated_connection_mid_copy_fails_clearly_and_reruns(warehouses, pg_
     a, b = warehouses
     do_publish(a, pg_dsn)
     marker = tmp_path / "reached"
-    fault = {"PIPELINE_FAULT_PAUSE": "copy", "PIPELINE_FAULT_MARKER": str(marker)}
-    proc = spawn_publish(b, pg_dsn, {**fault, "PIPELINE_FAULT_PAUSE_SECONDS": "3"})
-    wait_for(marker, proc)
+    proc = spawn_publish(b, pg_dsn, fault_env("copy", marker, seconds=3))
+    wait_until(marker.exists, 120, "the publisher reaching the copy", proc)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         killed = conn.execute(
             "select count(*) filter (where pg_terminate_backend(pid)) from pg_stat_activity "
             "where application_name = 'online-retail-pipeline' and pid <> pg_backend_pid()"
         ).fetchone()[0]
-    _, stderr = proc.communicate(timeout=120)
+    output, _ = proc.communicate(timeout=120)  # stdout and stderr
 
     assert killed >= 1
     assert proc.returncode == 1
-    assert "error: " in stderr and "Traceback" not in stderr
-    assert "terminat" in stderr.lower() and "nothing was made live" in stderr.lower()
+    assert "error: " in output and "Traceback" not in output
+    assert "terminat" in output.lower() and "nothing was made live" in output.lower()
     assert live_state(pg_dsn) == (a.version, a.lines, a.total)
     do_publish(b, pg_dsn)
     assert live_state(pg_dsn) == (b.version, b.lines, b.total)

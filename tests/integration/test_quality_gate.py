@@ -6,11 +6,11 @@ import json
 
 import psycopg
 import pytest
-from helpers import SMALL_ROWS, T3, write_workbook
+from support import SMALL_ROWS, T3, write_workbook
 
 from pipeline.lib.dbt import run_dbt
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 UNKNOWN_CODE = (537100, "GIFTWRAP", "GIFT WRAPPING", 1, T3, 0.5, 12583.0, "France")
 

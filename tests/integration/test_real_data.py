@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from helpers import SHARED_DATA
+from support import SHARED_DATA
 
 from pipeline.lib.download import sha256_file
 from pipeline.lib.lake import write_workbook_to_lake

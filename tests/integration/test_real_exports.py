@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from helpers import SMALL_ROWS, T1, expected_from_workbook, write_workbook
+from support import SMALL_ROWS, T1, expected_from_workbook, write_workbook
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 CSV = """Sales export from the web shop
 invoiceno ; stockcode;description;QUANTITY;InvoiceDate;unitprice;customerid;country

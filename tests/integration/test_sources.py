@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import http.server
-import io
-import threading
-import zipfile
-from pathlib import Path
-
 import psycopg
 import pytest
-from helpers import SMALL_ROWS, T3, expected_from_workbook, write_workbook
+from support import SMALL_ROWS, T3, expected_from_workbook, fast_luigi_cfg, serve_http, write_workbook, zipped
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 MORE_ROWS = [
     (540001, 22728, "ALARM CLOCK BAKELIKE PINK", 1, T3.replace(month=3), 3.75, 12583.0, "France"),
@@ -48,46 +41,16 @@ def test_landing_folder_converts_only_the_new_workbook(tmp_path, run_pipeline, p
     assert amount == sum(e["fact_amount"] for e in both)
 
 
-@contextlib.contextmanager
-def serve(payload: bytes):
-    """An HTTP server on 127.0.0.1 that answers every GET with ``payload``; yields its base URL."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):  # noqa: N802
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-def zipped(members: dict[str, Path]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, path in members.items():
-            archive.write(path, name)
-    return buffer.getvalue()
-
-
 def test_url_source_is_downloaded_unzipped_and_published(tmp_path, run_pipeline, pg_dsn):
     book = write_workbook(tmp_path / "src" / "Online Retail.xlsx", SMALL_ROWS)
     payload = zipped({"Online Retail.xlsx": book})
 
-    with serve(payload) as base:
-        url = f"{base}/static/public/352/online+retail.zip"
-        run = run_pipeline("--source", url, env={"PIPELINE_PG_DSN": pg_dsn})
+    with serve_http(payload) as server:
+        run = run_pipeline("--source", f"{server.url}/static/public/352/online+retail.zip",
+                           env={"PIPELINE_PG_DSN": pg_dsn})  # fmt: skip
 
     assert run.returncode == 0, run.output
+    assert server.requests == ["/static/public/352/online+retail.zip"]
     assert (tmp_path / "data" / "raw" / "online+retail.zip").read_bytes() == payload
     assert (tmp_path / "data" / "raw" / "online_retail" / "Online Retail.xlsx").exists()
     assert fact_count(pg_dsn)[0] == expected_from_workbook(book)["fact_rows"]
@@ -97,13 +60,10 @@ def test_archive_whose_workbooks_would_overwrite_each_other_is_refused(tmp_path,
     book = write_workbook(tmp_path / "src" / "Online Retail.xlsx", SMALL_ROWS)
     payload = zipped({"2010/Online Retail.xlsx": book, "2011/Online Retail.xlsx": book})
     # The download task is retried (transient failures); one second apart keeps the test short.
-    config = tmp_path / "luigi.cfg"
-    config.write_text(
-        Path(run_pipeline.env["LUIGI_CONFIG_PATH"]).read_text().replace("retry_delay = 30", "retry_delay = 1")
-    )
+    config = fast_luigi_cfg(tmp_path / "luigi.cfg")
 
-    with serve(payload) as base:
-        run = run_pipeline("--source", f"{base}/exports.zip", env={"LUIGI_CONFIG_PATH": str(config)})
+    with serve_http(payload) as server:
+        run = run_pipeline("--source", f"{server.url}/exports.zip", env={"LUIGI_CONFIG_PATH": str(config)})
 
     assert run.returncode == 30, run.output
     assert "2010/Online Retail.xlsx; 2011/Online Retail.xlsx" in run.output

@@ -8,9 +8,9 @@ import time
 
 import psycopg
 import pytest
-from helpers import SMALL_ROWS, T3, write_workbook
+from support import SMALL_ROWS, T3, write_workbook
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 # 200 ordinary lines, so that one odd line is 0.5 % of the lines (below the default 1 %).
 ORDINARY = [(538000 + i, 22728, "ALARM CLOCK BAKELIKE PINK", 1 + i % 5, T3, 3.75, 12583.0, "France")

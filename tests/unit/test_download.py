@@ -1,125 +1,74 @@
-"""The real download code against a real HTTP server on 127.0.0.1 that injects faults."""
+"""The real download code against a real HTTP server on 127.0.0.1 that injects faults
+(support.serve_http)."""
 
 from __future__ import annotations
 
 import hashlib
-import http.server
+import os
 import shutil
 import socket
 import ssl
-import subprocess
-import threading
 import time
-from collections.abc import Callable
 
 import pytest
+from support import Reply, free_port, run, serve_http
 
 from pipeline.lib.download import ChecksumMismatch, DownloadError, download
 
 BODY = b"PK\x03\x04" + bytes(range(256)) * 4096  # ~1 MB, looks like a zip to nobody in particular
-
-
-class FaultyServer:
-    """Serves BODY; each request pops the next fault from a script ('ok' once the script is empty)."""
-
-    def __init__(self, faults: list[str]):
-        self.faults = list(faults)
-        self.requests = 0
-        handler = self._handler()
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/online+retail.zip"
-
-    def _handler(self) -> type:
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):  # noqa: N802 - http.server's naming
-                server.requests += 1
-                fault = server.faults.pop(0) if server.faults else "ok"
-                actions: dict[str, Callable[[], None]] = {
-                    "ok": lambda: self._send(200, BODY),
-                    "503": lambda: self._send(503, b"busy"),
-                    "500": lambda: self._send(500, b"oops"),
-                    "408": lambda: self._send(408, b"too slow"),
-                    "403": lambda: self._send(403, b"forbidden"),
-                    "429": lambda: self._send(429, b"slow down", {"Retry-After": "1"}),
-                    "404": lambda: self._send(404, b"gone"),
-                    "short": lambda: self._send(200, BODY[: len(BODY) // 3], length=len(BODY)),
-                    "reset": self._reset,
-                    "other": lambda: self._send(200, BODY[::-1]),
-                }
-                actions[fault]()
-
-            def _send(self, status, body, headers=None, length=None):
-                self.send_response(status)
-                self.send_header("Content-Length", str(length or len(body)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
-                self.wfile.flush()
-                if length and length != len(body):
-                    self.close_connection = True
-
-            def _reset(self):
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(BODY)))
-                self.end_headers()
-                self.wfile.write(BODY[:1000])
-                self.wfile.flush()
-                # SO_LINGER 0: the kernel sends RST instead of FIN.
-                self.connection.setsockopt(
-                    socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
-                )
-                self.connection.close()
-
-        return Handler
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+PATH = "/online+retail.zip"
+FAULTS = {
+    "ok": Reply(200, BODY),
+    "503": Reply(503, b"busy"),
+    "500": Reply(500, b"oops"),
+    "408": Reply(408, b"too slow"),
+    "403": Reply(403, b"forbidden"),
+    "429": Reply(429, b"slow down", {"Retry-After": "1"}),
+    "404": Reply(404, b"gone"),
+    "short": Reply(200, BODY[: len(BODY) // 3], length=len(BODY)),  # the connection closes early
+    "reset": Reply(200, BODY[:1000], length=len(BODY), reset=True),  # then a TCP RST
+    "other": Reply(200, BODY[::-1]),
+}
 
 
 def fetch(server, dest, **kwargs):
-    return download(server.url, dest, backoff=0.01, show_progress=False, **kwargs)
+    return download(server.url + PATH, dest, backoff=0.01, show_progress=False, **kwargs)
 
 
 @pytest.mark.parametrize("fault", ["503", "500", "408", "429", "short", "reset"])
 def test_transient_fault_is_retried_and_the_file_is_whole(tmp_path, fault):
     dest = tmp_path / "online+retail.zip"
-    with FaultyServer([fault, fault]) as server:
+    with serve_http(FAULTS[fault], FAULTS[fault], FAULTS["ok"]) as server:
         got = fetch(server, dest)
-    assert got.attempts == 3 and server.requests == 3
+    assert got.attempts == 3 and server.requests == [PATH] * 3
     assert dest.read_bytes() == BODY
     assert got.sha256 == hashlib.sha256(BODY).hexdigest()
     assert list(tmp_path.iterdir()) == [dest]  # no partial file left behind
 
 
+def test_a_redirect_is_followed_to_the_file(tmp_path):
+    dest = tmp_path / "online+retail.zip"
+    moved = {PATH: Reply(302, headers={"Location": "/static/online+retail.zip"})}
+    with serve_http(FAULTS["ok"], routes=moved) as server:
+        got = fetch(server, dest)
+    assert server.requests == [PATH, "/static/online+retail.zip"]
+    assert got.attempts == 1 and dest.read_bytes() == BODY
+
+
 def test_gives_up_after_bounded_attempts_and_says_how_to_supply_a_file(tmp_path):
     dest = tmp_path / "online+retail.zip"
-    with FaultyServer(["503"] * 10) as server, pytest.raises(DownloadError, match="--source") as err:
+    with serve_http(FAULTS["503"]) as server, pytest.raises(DownloadError, match="--source") as err:
         fetch(server, dest, attempts=3)
-    assert server.requests == 3
+    assert server.requests == [PATH] * 3
     assert "HTTP 503" in str(err.value)
     assert not dest.exists() and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("status", ["404", "403"])
 def test_client_error_is_not_retried(tmp_path, status):
-    with FaultyServer([status] * 5) as server, pytest.raises(DownloadError, match=f"HTTP {status}") as err:
+    with serve_http(FAULTS[status]) as server, pytest.raises(DownloadError, match=f"HTTP {status}") as err:
         fetch(server, tmp_path / "x.zip", attempts=5)
-    assert server.requests == 1
+    assert server.requests == [PATH]
     assert "make run SOURCE=" in str(err.value) and "--source PATH" in str(err.value)
     assert list(tmp_path.iterdir()) == []
 
@@ -149,34 +98,24 @@ def test_host_that_does_not_resolve_fails_at_once(tmp_path):
 )
 def test_certificate_that_does_not_verify_is_not_retried(tmp_path):
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    with FaultyServer([]) as server:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-        handshakes = []
-        plain_get_request = server.httpd.get_request
-
-        def get_request():
-            sock, addr = plain_get_request()
-            handshakes.append(addr)
-            return context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
-
-        server.httpd.get_request = get_request
-        url = server.url.replace("http://", "https://")
+    openssl = [shutil.which("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+               "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert]  # fmt: skip
+    run(openssl, env=os.environ, cwd=tmp_path, check=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with serve_http(FAULTS["ok"], tls=context) as server:
+        assert server.url.startswith("https://")
         with pytest.raises(DownloadError, match="TLS error") as err:
-            download(url, tmp_path / "x.zip", attempts=5, backoff=1.0, show_progress=False)
-    assert len(handshakes) == 1  # one connection, no second try
+            download(server.url + PATH, tmp_path / "x.zip", attempts=5, backoff=1.0, show_progress=False)
+    assert server.connections == 1  # one connection, no second try
+    assert server.requests == []  # the handshake failed before any request
     assert "CERTIFICATE_VERIFY_FAILED" in str(err.value)
 
 
 def test_checksum_mismatch_keeps_the_previous_good_file(tmp_path):
     dest = tmp_path / "online+retail.zip"
     good_sha = hashlib.sha256(BODY).hexdigest()
-    with FaultyServer(["ok", "other"]) as server:
+    with serve_http(FAULTS["ok"], FAULTS["other"]) as server:
         fetch(server, dest, expected_sha256=good_sha)
         with pytest.raises(ChecksumMismatch) as err:
             fetch(server, dest, expected_sha256=good_sha)
@@ -186,9 +125,7 @@ def test_checksum_mismatch_keeps_the_previous_good_file(tmp_path):
 
 
 def test_unreachable_host_names_the_way_out(tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again below: nothing listens there
+    port = free_port()  # nothing listens there
     with pytest.raises(DownloadError, match="PIPELINE_SOURCE"):
         download(f"http://127.0.0.1:{port}/x.zip", tmp_path / "x.zip", attempts=2, backoff=0.01,
                  show_progress=False)  # fmt: skip

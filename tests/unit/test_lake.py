@@ -6,7 +6,7 @@ import os
 
 import polars as pl
 import pytest
-from helpers import SMALL_ROWS, write_workbook
+from support import SMALL_ROWS, write_workbook
 
 from pipeline.lib.download import sha256_file
 from pipeline.lib.lake import write_workbook_to_lake

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
-from helpers import HEADER, HEADER_II, SMALL_ROWS, T1, write_workbook
+from support import HEADER, HEADER_II, SMALL_ROWS, T1, write_workbook
 
 from pipeline.lib.lines import ConversionError, read_export
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from helpers import HEADER, HEADER_II, SMALL_ROWS, T1, write_workbook
+from support import HEADER, HEADER_II, SMALL_ROWS, T1, write_workbook
 
 from pipeline.lib.lines import ConversionError, read_export
 from pipeline.lib.manifest import workbook_slug

@@ -9,7 +9,7 @@ from decimal import Decimal
 import openpyxl
 import polars as pl
 import pytest
-from helpers import HEADER, T1, write_workbook
+from support import HEADER, T1, write_workbook
 
 from pipeline.lib.lines import ConversionError, check_reject_share, read_export
 from pipeline.lib.rules import REJECT_REASONS, ConversionRules

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from dataclasses import fields
+
+from support import clean_environ, run
 
 from pipeline.config import Settings, pipeline
 
@@ -14,15 +14,8 @@ def settings_listing(tmp_path, cfg: str, **env: str) -> dict[str, tuple[str, str
     """``python -m pipeline settings`` under luigi.cfg text ``cfg``: name -> (value, source)."""
     config = tmp_path / "luigi.cfg"
     config.write_text(cfg)
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINE_", "LUIGI_"))}
-    out = subprocess.run(
-        [sys.executable, "-m", "pipeline", "settings"],
-        env={**clean, "LUIGI_CONFIG_PATH": str(config), **env},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    env = clean_environ() | {"LUIGI_CONFIG_PATH": str(config), **env}
+    out = run([sys.executable, "-m", "pipeline", "settings"], env=env, cwd=tmp_path, check=True).stdout
     listing = {}
     for line in out.splitlines():
         if not line.startswith(" "):
