@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         print_settings(settings)
         return 0
     if args.command == "stop-postgres":
-        from pipeline.lib.postgres import stop_embedded_server
+        from pipeline.lib.embedded_postgres import stop_embedded_server
 
         stopped = stop_embedded_server(settings.embedded_pg_dir)
         print("stopped" if stopped else "not running", file=sys.stderr)

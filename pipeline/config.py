@@ -176,7 +176,7 @@ class Settings:
 
     def postgres_dsn(self) -> str:
         """The configured DSN, or the embedded server's (started if needed)."""
-        from pipeline.lib.postgres import dsn_for
+        from pipeline.lib.embedded_postgres import dsn_for
 
         return dsn_for(self.pg_dsn, self.embedded_pg_dir)
 

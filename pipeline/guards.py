@@ -9,7 +9,7 @@ import luigi
 
 from pipeline.config import Settings
 from pipeline.lib.files import hold_exclusive
-from pipeline.lib.postgres import Preflight, preflight
+from pipeline.lib.preflight import Preflight, preflight
 
 
 class DataDirInUse(RuntimeError):

@@ -215,7 +215,8 @@ class PublishedVersion(luigi.Target):
     def exists(self):
         if self.version is None:
             return False
-        from pipeline.lib.postgres import PostgresUnavailable, live_warehouse_version
+        from pipeline.lib.postgres import PostgresUnavailable
+        from pipeline.lib.preflight import live_warehouse_version
 
         try:
             return live_warehouse_version(load_settings().postgres_dsn()) == self.version

@@ -1,5 +1,5 @@
-"""PostgreSQL as the pipeline meets it: DSNs and their redaction, connections with bounded timeouts, the
-embedded server, what a connection failure means, and the preflight that checks a server before any work.
+"""Talking to PostgreSQL: DSNs and their redaction, connections with bounded timeouts, what a failure
+means (and whether a retry can help), and the database's publish turn.
 
 Every failure to reach or use the server becomes ``PostgresUnavailable``: one line that names the server
 (password redacted), what went wrong and what to do, and whether trying again can help. A wrong password,
@@ -9,12 +9,9 @@ timeout or a server going away mid-copy may.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 LIVE_SCHEMA = "analytics"
@@ -141,11 +138,6 @@ def connect(dsn: str, autocommit: bool = True, quick: bool = False) -> Iterator:
         conn.close()
 
 
-def dsn_for(pg_dsn: str, embedded_dir: Path) -> str:
-    """The configured DSN, or the embedded server's under ``embedded_dir`` (started if needed)."""
-    return pg_dsn or embedded_server_dsn(embedded_dir)
-
-
 def retry_transient(work, *, attempts: int = 3, delays: tuple[float, ...] = (5, 15), what: str = "publish"):
     """Run ``work()``; when PostgreSQL is unavailable for a reason that may heal (refused, timed out, gone
     mid-copy), try again after each delay. A wrong password or a missing privilege fails at once."""
@@ -180,109 +172,3 @@ def take_publish_lock(conn) -> None:
 
 def release_publish_lock(conn) -> None:
     conn.execute(f"select pg_advisory_unlock({_PUBLISH_LOCK_KEY})")
-
-
-def embedded_server_dsn(pg_dir: Path) -> str:
-    """Start (or find running) the embedded PostgreSQL under ``pg_dir`` and return its URI.
-
-    The server is left running when the process ends (cleanup_mode=None) so that ``psql`` and BI tools
-    can use it afterwards; ``python -m pipeline stop-postgres`` stops it.
-    """
-    import pgserver
-
-    pg_dir.parent.mkdir(parents=True, exist_ok=True)
-    return pgserver.get_server(pg_dir, cleanup_mode=None).get_uri()
-
-
-def stop_embedded_server(pg_dir: Path) -> bool:
-    """Stop the embedded server under ``pg_dir``; False when none is running."""
-    if not (pg_dir / "postmaster.pid").exists():
-        return False
-    from pgserver._commands import pg_ctl
-
-    # As root, pgserver runs the server as its own system user; pg_ctl must run as that user too.
-    user = "pgserver" if os.geteuid() == 0 else None
-    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pg_dir, user=user)
-    return True
-
-
-def live_version(conn) -> tuple[int, str] | None:
-    """(published version, warehouse version) of the live row of the ledger, or None."""
-    if conn.execute("select to_regclass(%s)", (f"{META_SCHEMA}.publish_ledger",)).fetchone()[0] is None:
-        return None
-    return conn.execute(
-        f"select published_version, warehouse_version from {META_SCHEMA}.publish_ledger where status = 'live'"
-    ).fetchone()
-
-
-def live_warehouse_version(dsn: str) -> str | None:
-    """The warehouse version live in ``dsn``'s ledger (one quick query), or None."""
-    with connect(dsn, quick=True) as conn:
-        live = live_version(conn)
-    return live[1] if live else None
-
-
-@dataclass(frozen=True)
-class Preflight:
-    user: str
-    database: str
-    server_version: str
-    live: tuple[int, str] | None  # (published version, warehouse version)
-
-
-def preflight(dsn: str, bi_role: str) -> Preflight:
-    """Check, in seconds and before any work, that the server answers, the credentials work, and the
-    login role may do what a publish does: create its schemas (or own them already) and grant the BI
-    role (which must exist, or be creatable by this role). Raises PostgresUnavailable naming what is
-    missing and the SQL a DBA runs to add it."""
-    import psycopg
-
-    with connect(dsn, quick=True) as conn:
-        try:
-            user, database, version, superuser, createrole, can_create = conn.execute(
-                "select current_user, current_database(), current_setting('server_version'), "
-                "rolsuper, rolcreaterole, has_database_privilege(current_database(), 'CREATE') "
-                "from pg_roles where rolname = current_user"
-            ).fetchone()
-            # Schemas the pipeline will alter but does not own, directly or through a group role.
-            foreign = conn.execute(
-                "select nspname, pg_get_userbyid(nspowner) from pg_namespace "
-                "where nspname = any(%s) and not pg_has_role(current_user, nspowner, 'USAGE')",
-                ([LIVE_SCHEMA, META_SCHEMA],),
-            ).fetchall()
-            role_exists = (
-                bool(bi_role)
-                and conn.execute("select 1 from pg_roles where rolname = %s", (bi_role,)).fetchone()
-                is not None
-            )
-            live = live_version(conn)
-        except psycopg.Error as err:
-            raise describe_failure(err, dsn, "query") from None
-    missing = []
-    # Every publish creates a schema analytics_v<N>: the database's owner has that right already.
-    if not superuser and not can_create:
-        missing.append(
-            f"the role {user} may not create schemas in database {database}: "
-            f"GRANT CREATE ON DATABASE {_ident(database)} TO {_ident(user)};"
-        )
-    for schema, owner in foreign:
-        if not superuser:
-            missing.append(
-                f"schema {schema} belongs to {owner}, not {user}: "
-                f"ALTER SCHEMA {schema} OWNER TO {_ident(user)};"
-            )
-    if bi_role and not role_exists and not (superuser or createrole):
-        missing.append(
-            f"the BI role {bi_role} does not exist and {user} may not create roles: "
-            f"CREATE ROLE {_ident(bi_role)} NOLOGIN; (or set [pipeline] bi_role = to publish without one)"
-        )
-    if missing:
-        raise PostgresUnavailable(
-            f"PostgreSQL at {redact(dsn)} lacks what publishing needs; as a DBA, run: " + " ".join(missing),
-            retryable=False,
-        )
-    return Preflight(user, database, version, live)
-
-
-def _ident(name: str) -> str:
-    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
