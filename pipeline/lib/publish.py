@@ -71,6 +71,13 @@ alter table {META_SCHEMA}.publish_ledger add constraint publish_ledger_status_ch
 """
 
 
+# An index build sorts every row of the table. PostgreSQL's default (64MB) fits one of this data's
+# sorts but gives a build only one parallel worker (each needs 32MB of it); the session setting lets
+# builds use the server's parallel workers and larger tables sort in memory. A session may set it
+# without any privilege.
+MAINTENANCE_WORK_MEM = "512MB"
+
+
 class PublishError(RuntimeError):
     pass
 
@@ -132,6 +139,9 @@ class _DuckDBPostgres:
             self.con.execute("load postgres")
             self.con.execute(f"set pg_connection_limit = {int(max_connections)}")
             self.con.execute(f"attach {quote_literal(str(warehouse_path))} as wh (read_only)")
+            # Read before PostgreSQL is attached: with it attached, every information_schema query
+            # also lists PostgreSQL's catalog (about 20 ms a table).
+            self.columns_of = self._warehouse_columns()
             self.execute(
                 f"attach {quote_literal(with_libpq_options(dsn, **CONNECT_OPTIONS))} as pg (type postgres)"
             )
@@ -152,13 +162,15 @@ class _DuckDBPostgres:
             message = scrub(str(err), self.dsn).strip().splitlines()[0]
             raise PublishError(f"DuckDB → PostgreSQL failed: {message}") from None
 
-    def columns(self, table: str) -> list[tuple[str, str]]:
-        return self.execute(
-            "select column_name, data_type from information_schema.columns "
-            "where table_catalog = 'wh' and table_schema = 'main' and table_name = ? "
-            "order by ordinal_position",
-            [table],
-        ).fetchall()
+    def _warehouse_columns(self) -> dict[str, list[tuple[str, str]]]:
+        """table -> (column, DuckDB type), in order, of every table in the warehouse."""
+        columns: dict[str, list[tuple[str, str]]] = {}
+        for table, column, dtype in self.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_catalog = 'wh' and table_schema = 'main' order by table_name, ordinal_position"
+        ).fetchall():
+            columns.setdefault(table, []).append((column, dtype))
+        return columns
 
     def close(self) -> None:
         self.con.close()
@@ -228,7 +240,7 @@ def _stage_version(conn, request: PublishRequest, specs: list[TableSpec], second
     duck = _DuckDBPostgres(request.warehouse_path, request.dsn, request.max_connections)
     try:
         staged = _StagedVersion(
-            version, schema, specs, {spec.name: duck.columns(spec.name) for spec in specs}
+            version, schema, specs, {spec.name: duck.columns_of.get(spec.name, []) for spec in specs}
         )
         _create_tables(conn, staged, request.warehouse_path)
         with _timed(seconds, "copy"):
@@ -241,6 +253,7 @@ def _stage_version(conn, request: PublishRequest, specs: list[TableSpec], second
 
 
 def _create_tables(conn, staged: _StagedVersion, warehouse_path: Path) -> None:
+    statements = []
     for spec in staged.specs:
         columns = staged.columns_of[spec.name]
         if not columns:
@@ -248,7 +261,16 @@ def _create_tables(conn, staged: _StagedVersion, warehouse_path: Path) -> None:
         ddl = ",\n    ".join(
             f"{quote_ident(n)} {pg_type(t)}{' not null' if n in spec.not_null else ''}" for n, t in columns
         )
-        conn.execute(f"create table {_qualified(staged.schema, spec.name)} (\n    {ddl}\n)")
+        statements.append(f"create table {_qualified(staged.schema, spec.name)} (\n    {ddl}\n)")
+    _execute_all(conn, statements)
+
+
+def _execute_all(conn, statements: list[str]) -> None:
+    """Run ``statements`` in one round trip and one transaction: DDL and comments come by the hundred,
+    and each one alone costs a round trip and, outside a transaction, a commit (a WAL flush)."""
+    if statements:
+        with conn.transaction():
+            conn.execute(";\n".join(statements))
 
 
 def _copy(duck: _DuckDBPostgres, staged: _StagedVersion) -> None:
@@ -351,6 +373,7 @@ def _check_contract_types(conn, staged: _StagedVersion) -> None:
 def _add_keys_and_docs(conn, staged: _StagedVersion) -> None:
     """Primary keys first (foreign keys reference them), then foreign keys with their indexes, the dbt
     docs as comments, and fresh planner statistics."""
+    conn.execute(f"set maintenance_work_mem = {quote_literal(MAINTENANCE_WORK_MEM)}")
     published = {s.name for s in staged.specs}
     for spec in staged.specs:
         if spec.primary_key:
@@ -363,23 +386,38 @@ def _add_keys_and_docs(conn, staged: _StagedVersion) -> None:
                 continue
             conn.execute(
                 f"alter table {table} add foreign key ({quote_ident(column)}) "
-                f"references {_qualified(staged.schema, target)} ({quote_ident(target_column)})"
+                f"references {_qualified(staged.schema, target)} ({quote_ident(target_column)}) not valid"
             )
             conn.execute(f"create index on {table} ({quote_ident(column)})")
-        _comment_on(conn, "table", table, spec)
+        _validate_foreign_keys(conn, staged.schema, spec.name)
+        _execute_all(conn, _comments("table", table, spec))
         conn.execute(f"analyze {table}")
 
 
-def _comment_on(conn, kind: str, relation: str, spec: TableSpec) -> None:
+def _validate_foreign_keys(conn, schema: str, table: str) -> None:
+    """Check the rows against every foreign key of ``table`` added ``not valid``. Added valid, a key
+    holds a share-row-exclusive lock on the referenced table while it reads every row; validated
+    afterwards it holds only row-share there, so the work on the referenced table need not wait."""
+    for (name,) in conn.execute(
+        "select conname from pg_constraint where conrelid = %s::regclass and contype = 'f' "
+        "and not convalidated order by conname",
+        (_qualified(schema, table),),
+    ).fetchall():
+        conn.execute(f"alter table {_qualified(schema, table)} validate constraint {quote_ident(name)}")
+
+
+def _comments(kind: str, relation: str, spec: TableSpec) -> list[str]:
     """The dbt docs of ``spec`` as PostgreSQL comments on ``relation`` (a ``table`` or ``view``) and its
     columns, where BI tools show them."""
+    statements = []
     if spec.description:
-        conn.execute(f"comment on {kind} {relation} is {quote_literal(spec.description)}")
+        statements.append(f"comment on {kind} {relation} is {quote_literal(spec.description)}")
     for column, description in spec.columns.items():
         if description:
-            conn.execute(
+            statements.append(
                 f"comment on column {relation}.{quote_ident(column)} is {quote_literal(description)}"
             )
+    return statements
 
 
 def _go_live(conn, staged: _StagedVersion, request: PublishRequest, ledger_row: dict) -> int:
@@ -397,10 +435,13 @@ def _go_live(conn, staged: _StagedVersion, request: PublishRequest, ledger_row: 
             with conn.transaction():
                 conn.execute(f"set local lock_timeout = {int(request.lock_timeout_ms)}")
                 conn.execute(f"create schema if not exists {LIVE_SCHEMA}")
+                comments = []
                 for spec in staged.specs:
                     columns = [n for n, _ in staged.columns_of[spec.name]]
                     view = _point_view_at(conn, staged.schema, spec.name, columns)
-                    _comment_on(conn, "view", view, spec)
+                    comments += _comments("view", view, spec)
+                # One round trip: readers wait behind this transaction's locks on the views.
+                _execute_all(conn, comments)
                 if request.bi_role:
                     _grant_read_only(conn, request.bi_role)
                 conn.execute(
