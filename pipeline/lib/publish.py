@@ -208,7 +208,6 @@ def publish(request: PublishRequest) -> PublishResult:
             return PublishResult(live[0], _version_schema(live[0]), {}, {}, {}, skipped=True)
 
         staged = _stage_version(conn, request, specs, seconds)
-        _check_contract_types(conn, staged)
         with _timed(seconds, "index"):
             _add_keys_and_docs(conn, staged)
         fault_point("before_go_live")
@@ -228,8 +227,8 @@ def _version_schema(version: int) -> str:
 
 
 def _stage_version(conn, request: PublishRequest, specs: list[TableSpec], seconds: dict) -> _StagedVersion:
-    """The next version's schema, its tables created from the warehouse's columns, the rows copied and
-    checked against the warehouse."""
+    """The next version's schema, its tables created from the warehouse's columns and checked against
+    the dbt contracts, the rows copied and checked against the warehouse."""
     version = conn.execute(
         f"select coalesce(max(published_version), 0) + 1 from {META_SCHEMA}.publish_ledger"
     ).fetchone()[0]
@@ -243,6 +242,7 @@ def _stage_version(conn, request: PublishRequest, specs: list[TableSpec], second
             version, schema, specs, {spec.name: duck.columns_of.get(spec.name, []) for spec in specs}
         )
         _create_tables(conn, staged, request.warehouse_path)
+        _check_contract_types(conn, staged)  # the types are set: a mismatch fails before any copy
         with _timed(seconds, "copy"):
             _copy(duck, staged)
         with _timed(seconds, "verify"):
@@ -386,24 +386,11 @@ def _add_keys_and_docs(conn, staged: _StagedVersion) -> None:
                 continue
             conn.execute(
                 f"alter table {table} add foreign key ({quote_ident(column)}) "
-                f"references {_qualified(staged.schema, target)} ({quote_ident(target_column)}) not valid"
+                f"references {_qualified(staged.schema, target)} ({quote_ident(target_column)})"
             )
             conn.execute(f"create index on {table} ({quote_ident(column)})")
-        _validate_foreign_keys(conn, staged.schema, spec.name)
         _execute_all(conn, _comments("table", table, spec))
         conn.execute(f"analyze {table}")
-
-
-def _validate_foreign_keys(conn, schema: str, table: str) -> None:
-    """Check the rows against every foreign key of ``table`` added ``not valid``. Added valid, a key
-    holds a share-row-exclusive lock on the referenced table while it reads every row; validated
-    afterwards it holds only row-share there, so the work on the referenced table need not wait."""
-    for (name,) in conn.execute(
-        "select conname from pg_constraint where conrelid = %s::regclass and contype = 'f' "
-        "and not convalidated order by conname",
-        (_qualified(schema, table),),
-    ).fetchall():
-        conn.execute(f"alter table {_qualified(schema, table)} validate constraint {quote_ident(name)}")
 
 
 def _comments(kind: str, relation: str, spec: TableSpec) -> list[str]:
