@@ -71,10 +71,10 @@ alter table {META_SCHEMA}.publish_ledger add constraint publish_ledger_status_ch
 """
 
 
-# An index build sorts every row of the table. PostgreSQL's default (64MB) fits one of this data's
-# sorts but gives a build only one parallel worker (each needs 32MB of it); the session setting lets
-# builds use the server's parallel workers and larger tables sort in memory. A session may set it
-# without any privilege.
+# An index build sorts every row of its table. At PostgreSQL's default (64MB) a build gets one parallel
+# worker (each participant needs 32MB) and larger tables sort on disk. The real workbook's sorts fit
+# either way; on a 4x source the fact's indexes took 2.85 s against 3.20 s at the default (medians of
+# 4). A constant, not a setting: it is per session, taken only while sorting, and needs no privilege.
 MAINTENANCE_WORK_MEM = "512MB"
 
 
