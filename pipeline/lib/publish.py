@@ -16,10 +16,12 @@ Rows travel through DuckDB's postgres extension (binary COPY), installed offline
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +80,14 @@ alter table {META_SCHEMA}.publish_ledger add constraint publish_ledger_status_ch
 MAINTENANCE_WORK_MEM = "512MB"
 
 
+# A table of at least this many rows is copied in two halves over two connections at once: one binary
+# COPY stream keeps neither DuckDB nor the PostgreSQL backend busy all the time. On the real workbook
+# (fct_sales, 536,641 rows) the publish took 2.74 s against 2.96 s, and 2.62 s against 2.74 s, in two
+# sessions of 10 alternating runs (medians; 15 of 20 paired runs faster). The next largest mart
+# (fct_invoices, 25,900 rows) copies in about 0.1 s: not worth a second stream.
+SPLIT_COPY_ROWS = 200_000
+
+
 class PublishError(RuntimeError):
     pass
 
@@ -101,6 +111,7 @@ class PublishRequest:
     lock_timeout_ms: int = 5000
     go_live_attempts: int = 8
     max_connections: int = 4
+    split_copy_rows: int = SPLIT_COPY_ROWS  # a table this large is copied in two halves at once
 
 
 @dataclass
@@ -142,6 +153,12 @@ class _DuckDBPostgres:
             # Read before PostgreSQL is attached: with it attached, every information_schema query
             # also lists PostgreSQL's catalog (about 20 ms a table).
             self.columns_of = self._warehouse_columns()
+            self.rows_of = dict(
+                self.execute(
+                    "select table_name, estimated_size from duckdb_tables() "
+                    "where database_name = 'wh' and schema_name = 'main'"
+                ).fetchall()
+            )
             self.execute(
                 f"attach {quote_literal(with_libpq_options(dsn, **CONNECT_OPTIONS))} as pg (type postgres)"
             )
@@ -171,6 +188,16 @@ class _DuckDBPostgres:
         ).fetchall():
             columns.setdefault(table, []).append((column, dtype))
         return columns
+
+    @contextmanager
+    def cursor(self) -> Iterator[_DuckDBPostgres]:
+        """Another connection to this DuckDB, with the same databases attached, for another thread."""
+        twin = copy.copy(self)
+        twin.con = self.con.cursor()
+        try:
+            yield twin
+        finally:
+            twin.close()
 
     def close(self) -> None:
         self.con.close()
@@ -244,7 +271,7 @@ def _stage_version(conn, request: PublishRequest, specs: list[TableSpec], second
         _create_tables(conn, staged, request.warehouse_path)
         _check_contract_types(conn, staged)  # the types are set: a mismatch fails before any copy
         with _timed(seconds, "copy"):
-            _copy(duck, staged)
+            _copy(duck, staged, request.split_copy_rows)
         with _timed(seconds, "verify"):
             _verify_against_warehouse(conn, duck, staged)
     finally:
@@ -273,16 +300,38 @@ def _execute_all(conn, statements: list[str]) -> None:
             conn.execute(";\n".join(statements))
 
 
-def _copy(duck: _DuckDBPostgres, staged: _StagedVersion) -> None:
-    """Every table's rows, warehouse → PostgreSQL, by the extension's binary COPY."""
+def _copy(duck: _DuckDBPostgres, staged: _StagedVersion, split_copy_rows: int) -> None:
+    """Every table's rows, warehouse → PostgreSQL, by the extension's binary COPY; a large table in two
+    halves at once."""
     for i, spec in enumerate(staged.specs):
-        cols = ", ".join(quote_ident(n) for n, _ in staged.columns_of[spec.name])
-        duck.execute(
-            f"insert into pg.{_qualified(staged.schema, spec.name)} ({cols}) "
-            f"select {cols} from wh.main.{quote_ident(spec.name)}"
-        )
+        rows = duck.rows_of.get(spec.name, 0)
+        if rows >= split_copy_rows:
+            _copy_in_halves(duck, staged, spec, rows // 2)
+        else:
+            _copy_rows(duck, staged, spec)
         if i == 0:
             fault_point("copy")
+
+
+def _copy_in_halves(duck: _DuckDBPostgres, staged: _StagedVersion, spec: TableSpec, middle: int) -> None:
+    """The rows before ``middle`` and from it, over two DuckDB cursors (so two PostgreSQL connections)
+    in two threads. The halves complement each other whatever ``middle`` is; the check of counts and
+    sums that follows the copy covers both."""
+    with duck.cursor() as first, duck.cursor() as second, ThreadPoolExecutor(2) as pool:
+        halves = [
+            pool.submit(_copy_rows, first, staged, spec, f"where rowid < {int(middle)}"),
+            pool.submit(_copy_rows, second, staged, spec, f"where rowid >= {int(middle)}"),
+        ]
+    for half in halves:
+        half.result()
+
+
+def _copy_rows(duck: _DuckDBPostgres, staged: _StagedVersion, spec: TableSpec, where: str = "") -> None:
+    cols = ", ".join(quote_ident(n) for n, _ in staged.columns_of[spec.name])
+    duck.execute(
+        f"insert into pg.{_qualified(staged.schema, spec.name)} ({cols}) "
+        f"select {cols} from wh.main.{quote_ident(spec.name)} {where}"
+    )
 
 
 def _qualified(schema: str, table: str) -> str:
