@@ -10,34 +10,27 @@ Why views: BI users and dbt-postgres build their own views on ``analytics.*``. G
 the new one, never a mix or an empty table, and views built on top keep working. The previous version
 stays until the next publish, so it can be restored.
 
-Rows travel through DuckDB's postgres extension (binary COPY), installed offline from the pinned
-``duckdb-extension-postgres-scanner`` wheel.
+Rows travel through DuckDB's postgres extension (``transfer.py``).
 """
 
 from __future__ import annotations
 
-import copy
 import json
-import re
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.lib.faults import fault_point
 from pipeline.lib.postgres import (
-    CONNECT_OPTIONS,
     LIVE_SCHEMA,
     META_SCHEMA,
     PostgresUnavailable,
     connect,
     describe_failure,
     release_publish_lock,
-    scrub,
     take_publish_lock,
-    with_libpq_options,
 )
 from pipeline.lib.specs import (
     PG_CATALOG_NAMES,
@@ -49,6 +42,7 @@ from pipeline.lib.specs import (
     quote_literal,
     read_table_specs,
 )
+from pipeline.lib.transfer import SPLIT_COPY_ROWS, WarehouseBridge, copy_table
 
 LEDGER_DDL = f"""
 create schema if not exists {META_SCHEMA};
@@ -80,14 +74,6 @@ alter table {META_SCHEMA}.publish_ledger add constraint publish_ledger_status_ch
 # either way; on a 4x source the fact's indexes took 2.85 s against 3.20 s at the default (medians of
 # 4). A constant, not a setting: it is per session, taken only while sorting, and needs no privilege.
 MAINTENANCE_WORK_MEM = "512MB"
-
-
-# A table of at least this many rows is copied in two halves over two connections at once: one binary
-# COPY stream keeps neither DuckDB nor the PostgreSQL backend busy all the time. On the real workbook
-# (fct_sales, 536,641 rows) the publish took 2.74 s against 2.96 s, and 2.62 s against 2.74 s, in two
-# sessions of 10 alternating runs (medians; 15 of 20 paired runs faster). The next largest mart
-# (fct_invoices, 25,900 rows) copies in about 0.1 s: not worth a second stream.
-SPLIT_COPY_ROWS = 200_000
 
 
 class PublishError(RuntimeError):
@@ -136,73 +122,6 @@ class _StagedVersion:
     columns_of: dict[str, list[tuple[str, str]]]  # table -> (column, DuckDB type), in order
     rows: dict[str, int] = field(default_factory=dict)
     amounts: dict[str, str] = field(default_factory=dict)
-
-
-class _DuckDBPostgres:
-    """DuckDB with the warehouse attached read-only and PostgreSQL attached through the extension."""
-
-    def __init__(self, warehouse_path: Path, dsn: str, max_connections: int):
-        import duckdb
-        import duckdb_extensions
-
-        self.dsn = dsn
-        self.con = duckdb.connect()
-        try:
-            duckdb_extensions.import_extension("postgres_scanner", con=self.con)
-            self.con.execute("load postgres")
-            self.con.execute(f"set pg_connection_limit = {int(max_connections)}")
-            self.con.execute(f"attach {quote_literal(str(warehouse_path))} as wh (read_only)")
-            # Read before PostgreSQL is attached: with it attached, every information_schema query
-            # also lists PostgreSQL's catalog (about 20 ms a table).
-            self.columns_of = self._warehouse_columns()
-            self.rows_of = dict(
-                self.execute(
-                    "select table_name, estimated_size from duckdb_tables() "
-                    "where database_name = 'wh' and schema_name = 'main'"
-                ).fetchall()
-            )
-            self.execute(
-                f"attach {quote_literal(with_libpq_options(dsn, **CONNECT_OPTIONS))} as pg (type postgres)"
-            )
-        except Exception:
-            self.close()
-            raise
-
-    def execute(self, sql: str, params=None):
-        import duckdb
-
-        try:
-            return self.con.execute(sql, params)
-        except duckdb.Error as err:
-            # DuckDB's messages may quote the connection string (never let the password through) and
-            # carry the extension's C++ stack trace after the first line (the cause is in that line).
-            if _CONNECTION_LOST.search(str(err)):
-                raise describe_failure(err, self.dsn, "copy to") from None
-            message = scrub(str(err), self.dsn).strip().splitlines()[0]
-            raise PublishError(f"DuckDB → PostgreSQL failed: {message}") from None
-
-    def _warehouse_columns(self) -> dict[str, list[tuple[str, str]]]:
-        """table -> (column, DuckDB type), in order, of every table in the warehouse."""
-        columns: dict[str, list[tuple[str, str]]] = {}
-        for table, column, dtype in self.execute(
-            "select table_name, column_name, data_type from information_schema.columns "
-            "where table_catalog = 'wh' and table_schema = 'main' order by table_name, ordinal_position"
-        ).fetchall():
-            columns.setdefault(table, []).append((column, dtype))
-        return columns
-
-    @contextmanager
-    def cursor(self) -> Iterator[_DuckDBPostgres]:
-        """Another connection to this DuckDB, with the same databases attached, for another thread."""
-        twin = copy.copy(self)
-        twin.con = self.con.cursor()
-        try:
-            yield twin
-        finally:
-            twin.close()
-
-    def close(self) -> None:
-        self.con.close()
 
 
 def _amount_columns(columns: list[tuple[str, str]]) -> list[str]:
@@ -265,7 +184,7 @@ def _stage_version(conn, request: PublishRequest, specs: list[TableSpec], second
     # A failed or killed earlier attempt at this version leaves its schema behind: start clean.
     conn.execute(f"drop schema if exists {quote_ident(schema)} cascade")
     conn.execute(f"create schema {quote_ident(schema)}")
-    duck = _DuckDBPostgres(request.warehouse_path, request.dsn, request.max_connections)
+    duck = WarehouseBridge(request.warehouse_path, request.dsn, request.max_connections)
     try:
         staged = _StagedVersion(
             version, schema, specs, {spec.name: duck.columns_of.get(spec.name, []) for spec in specs}
@@ -273,7 +192,11 @@ def _stage_version(conn, request: PublishRequest, specs: list[TableSpec], second
         _create_tables(conn, staged, request.warehouse_path)
         _check_contract_types(conn, staged)  # the types are set: a mismatch fails before any copy
         with _timed(seconds, "copy"):
-            _copy(duck, staged, request.split_copy_rows)
+            for i, spec in enumerate(specs):
+                columns = [name for name, _ in staged.columns_of[spec.name]]
+                copy_table(duck, schema, spec.name, columns, request.split_copy_rows)
+                if i == 0:
+                    fault_point("copy")
         with _timed(seconds, "verify"):
             _verify_against_warehouse(conn, duck, staged)
     finally:
@@ -302,40 +225,6 @@ def _execute_all(conn, statements: list[str]) -> None:
             conn.execute(";\n".join(statements))
 
 
-def _copy(duck: _DuckDBPostgres, staged: _StagedVersion, split_copy_rows: int) -> None:
-    """Every table's rows, warehouse → PostgreSQL, by the extension's binary COPY; a large table in two
-    halves at once."""
-    for i, spec in enumerate(staged.specs):
-        rows = duck.rows_of.get(spec.name, 0)
-        if rows >= split_copy_rows:
-            _copy_in_halves(duck, staged, spec, rows // 2)
-        else:
-            _copy_rows(duck, staged, spec)
-        if i == 0:
-            fault_point("copy")
-
-
-def _copy_in_halves(duck: _DuckDBPostgres, staged: _StagedVersion, spec: TableSpec, middle: int) -> None:
-    """The rows before ``middle`` and from it, over two DuckDB cursors (so two PostgreSQL connections)
-    in two threads. The halves complement each other whatever ``middle`` is; the check of counts and
-    sums that follows the copy covers both."""
-    with duck.cursor() as first, duck.cursor() as second, ThreadPoolExecutor(2) as pool:
-        halves = [
-            pool.submit(_copy_rows, first, staged, spec, f"where rowid < {int(middle)}"),
-            pool.submit(_copy_rows, second, staged, spec, f"where rowid >= {int(middle)}"),
-        ]
-    for half in halves:
-        half.result()
-
-
-def _copy_rows(duck: _DuckDBPostgres, staged: _StagedVersion, spec: TableSpec, where: str = "") -> None:
-    cols = ", ".join(quote_ident(n) for n, _ in staged.columns_of[spec.name])
-    duck.execute(
-        f"insert into pg.{_qualified(staged.schema, spec.name)} ({cols}) "
-        f"select {cols} from wh.main.{quote_ident(spec.name)} {where}"
-    )
-
-
 def _qualified(schema: str, table: str) -> str:
     return f"{quote_ident(schema)}.{quote_ident(table)}"
 
@@ -355,14 +244,6 @@ def _ledger_row(request: PublishRequest, staged: _StagedVersion, seconds: dict[s
     }
 
 
-# How libpq says, through DuckDB's postgres extension, that the server went away or never answered.
-_CONNECTION_LOST = re.compile(
-    r"server closed the connection|connection to server|terminating connection|Connection refused|"
-    r"could not connect|no connection to the server|SSL SYSCALL|timeout expired|the database system is",
-    re.IGNORECASE,
-)
-
-
 @contextmanager
 def _lost_connection_is_a_publish_error(dsn: str) -> Iterator[None]:
     import psycopg
@@ -376,7 +257,7 @@ def _lost_connection_is_a_publish_error(dsn: str) -> Iterator[None]:
         ) from None
 
 
-def _verify_against_warehouse(conn, duck: _DuckDBPostgres, staged: _StagedVersion) -> None:
+def _verify_against_warehouse(conn, duck: WarehouseBridge, staged: _StagedVersion) -> None:
     """Row counts and money totals of every loaded table must equal the warehouse's; they are recorded
     in ``staged``."""
     for spec in staged.specs:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipeline.lib.postgres import PostgresUnavailable
 from pipeline.lib.publish import PublishError, PublishRequest, publish
+from pipeline.lib.transfer import TransferError
 
 args = json.loads(sys.argv[1])
 try:
@@ -25,6 +26,6 @@ try:
             stage_seconds={},
         )
     )
-except (PublishError, PostgresUnavailable) as err:
+except (PublishError, TransferError, PostgresUnavailable) as err:
     print(f"error: {err}", file=sys.stderr)
     sys.exit(1)
