@@ -40,7 +40,8 @@ def test_environment_beats_luigi_cfg_beats_default(tmp_path):
     assert listing["date_order"] == ("DMY", "luigi.cfg")  # normalised
     assert listing["unknown_strict"] == ("True", "luigi.cfg")
     assert listing["dbt_threads"] == ("3", "luigi.cfg")
-    assert listing["duckdb_memory_limit"] == ("512MB", "default")
+    default = {f.name: f.default for f in fields(Settings)}["duckdb_memory_limit"]
+    assert listing["duckdb_memory_limit"] == (default, "default")
     assert listing["source"][1] == "default" and listing["source"][0].startswith("https://")
 
 
