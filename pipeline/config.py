@@ -181,16 +181,18 @@ class Settings:
         return dsn_for(self.pg_dsn, self.embedded_pg_dir)
 
 
+# Luigi's parameter class for each field type (as written in ``Settings``); any other type is text.
+_PARAMETER_KINDS = {"int": luigi.IntParameter, "float": luigi.FloatParameter, "dt.date": luigi.DateParameter}
+
+
 def _luigi_parameter(f: Field) -> luigi.Parameter:
-    kinds = {int: luigi.IntParameter, float: luigi.FloatParameter, dt.date: luigi.DateParameter}
-    kind = {"int": int, "float": float, "dt.date": dt.date, "bool": bool}.get(f.type)
-    default = str(f.default) if isinstance(f.default, Path) else f.default
     description = f.metadata["description"]
-    if kind is bool:
+    if f.type == "bool":
         return luigi.BoolParameter(
-            default, description=description, parsing=luigi.BoolParameter.EXPLICIT_PARSING
+            default=f.default, description=description, parsing=luigi.BoolParameter.EXPLICIT_PARSING
         )
-    return kinds.get(kind, luigi.Parameter)(default=default, description=description)
+    default = str(f.default) if isinstance(f.default, Path) else f.default
+    return _PARAMETER_KINDS.get(f.type, luigi.Parameter)(default=default, description=description)
 
 
 # The [pipeline] section of luigi.cfg (and the --pipeline-<name> flags): Luigi names a config class
