@@ -24,7 +24,7 @@ from pipeline.guards import check_postgres, hold_data_dir
 from pipeline.lib.manifest import LakeManifest, LakePaths, conversion_figures, manifest_is_current
 from pipeline.lib.markers import BuildMarker, DownloadMarker, PublishedMarker, VerifiedMarker
 from pipeline.lib.sources import SourceError, is_url, list_sources
-from pipeline.lib.warehouse import current_warehouse_version
+from pipeline.lib.warehouse import current_warehouse_version, dbt_project_fingerprint
 
 
 class FetchWorkbook(luigi.Task):
@@ -284,7 +284,8 @@ class PublishToPostgres(luigi.Task):
 class VerifyPostgres(luigi.Task):
     """dbt-postgres (``dbt/olap``) tests the live tables in PostgreSQL and (re)builds the BI views.
 
-    Done when ``data/warehouse/retail.verified.json`` names the current warehouse version.
+    Done when ``data/warehouse/retail.verified.json`` names the current warehouse version and the
+    dbt-postgres project as it is now.
     """
 
     source = luigi.Parameter()
@@ -301,7 +302,12 @@ class VerifyPostgres(luigi.Task):
         settings = load_settings()
         marker = VerifiedMarker.read(settings.verified_marker)
         version = current_warehouse_version(settings, self.source)
-        return marker is not None and version is not None and marker.warehouse_version == version
+        return (
+            marker is not None
+            and version is not None
+            and marker.warehouse_version == version
+            and marker.olap_project == dbt_project_fingerprint(settings.dbt_olap_project_dir)
+        )
 
     def run(self):
         from pipeline.lib.verify import verify_with_dbt_postgres
@@ -317,7 +323,11 @@ class VerifyPostgres(luigi.Task):
             expected_source_rows=build.source_rows,
             bi_role=settings.bi_role,
         )
-        VerifiedMarker(warehouse_version=build.warehouse_version, **result).write(settings.verified_marker)
+        VerifiedMarker(
+            warehouse_version=build.warehouse_version,
+            olap_project=dbt_project_fingerprint(settings.dbt_olap_project_dir),
+            **result,
+        ).write(settings.verified_marker)
 
 
 class RunAll(luigi.Task):

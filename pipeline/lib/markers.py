@@ -85,8 +85,11 @@ class PublishedMarker(Marker):
 
 @dataclass(frozen=True)
 class VerifiedMarker(Marker):
-    """``data/warehouse/retail.verified.json``: dbt-postgres passed on the live tables of this version."""
+    """``data/warehouse/retail.verified.json``: dbt-postgres passed on the live tables of this version,
+    and built the BI views, with this project."""
 
     warehouse_version: str
     seconds: float
     dbt_results: dict[str, int]
+    # The checksum of the dbt-postgres project that ran: a change to its tests or BI views runs it again.
+    olap_project: str = ""

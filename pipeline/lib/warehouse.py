@@ -34,7 +34,8 @@ DBT_PROJECT_FILES = ("*.yml", "*.yaml", "*.sql", "*.csv", "*.md")
 
 
 def dbt_project_fingerprint(project_dir: Path) -> str:
-    """Checksum of every file that shapes the warehouse, so a model change rebuilds it."""
+    """Checksum of every file of a dbt project (its code, not what dbt writes), so a change to a model,
+    a test or a seed runs the project again."""
     digest = hashlib.sha256()
     for pattern in DBT_PROJECT_FILES:
         for path in sorted(project_dir.rglob(pattern)):

@@ -3,6 +3,7 @@ PostgreSQL. Expected figures come from the workbook itself (support.expected_fro
 
 from __future__ import annotations
 
+import shutil
 from decimal import Decimal
 
 import psycopg
@@ -142,3 +143,33 @@ def independent_total(parquet) -> Decimal:
         (Decimal(q) * Decimal(repr(p)) for q, p in zip(table["Quantity"], table["UnitPrice"], strict=True)),
         Decimal(0),
     )
+
+
+def test_a_change_to_the_olap_project_alone_runs_only_the_verification(
+    small_workbook, run_pipeline, pg_dsn, tmp_path
+):
+    # The dbt-postgres project's tests and BI views follow its code: a change there runs VerifyPostgres
+    # again (and rebuilds the views), and nothing before it.
+    from pipeline.config import OLAP_PROJECT_DIR
+
+    olap = tmp_path / "olap"
+    shutil.copytree(OLAP_PROJECT_DIR, olap, ignore=shutil.ignore_patterns("target", "logs"))
+    flags = ("--source", str(small_workbook), "--pipeline-dbt-olap-project-dir", str(olap))
+    assert run_pipeline(*flags, env={"PIPELINE_PG_DSN": pg_dsn}).returncode == 0
+    again = run_pipeline(*flags, env={"PIPELINE_PG_DSN": pg_dsn})
+    assert again.returncode == 0 and not again.ran_tasks, again.output
+
+    markers = tmp_path / "data" / "warehouse"
+    built, verified = (
+        (markers / name).stat().st_mtime_ns for name in ("retail.build.json", "retail.verified.json")
+    )
+    view = olap / "models" / "sales_enriched.sql"
+    view.write_text(view.read_text().rstrip() + "\n-- a new comment, a new version of the project\n")
+    changed = run_pipeline(*flags, env={"PIPELINE_PG_DSN": pg_dsn})
+
+    assert changed.returncode == 0 and changed.ran_tasks, changed.output
+    ran = changed.output.split("ran successfully:", 1)[1].split("\n\n", 1)[0]
+    assert "VerifyPostgres" in ran and "BuildWarehouse" not in ran and "PublishToPostgres" not in ran, ran
+    assert (markers / "retail.build.json").stat().st_mtime_ns == built
+    assert (markers / "retail.verified.json").stat().st_mtime_ns > verified
+    assert query(pg_dsn, "select count(*) from pipeline_meta.publish_ledger") == [(1,)]
