@@ -5,10 +5,10 @@
 
 import os
 
-# polars' allocator (jemalloc) keeps freed pages for about 10 s by default, so a conversion's freed
-# cell text stayed resident while it typed and wrote the lines. Returning them at once lowered a
-# 600,000-line conversion's peak by 10-60 MB (to 488 MB) at no cost in time. Set before polars
-# loads (no task imports it at module level); an operator's own setting wins.
+# polars' allocator (jemalloc) keeps freed pages for a while by default, so a conversion's freed cell
+# text stayed resident while it typed and wrote the lines. Returning them at once lowers a
+# conversion's peak at no cost in time (docs/speed.md, "Memory"). Set before polars loads (no task
+# imports it at module level); an operator's own setting wins.
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 
 from pipeline.config import lock_runs_per_data_dir  # noqa: E402

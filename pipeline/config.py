@@ -87,7 +87,7 @@ class Settings:
     )
     dbt_threads: int = setting(2, "dbt threads")
     # Above the limit DuckDB spills to data/warehouse/*.tmp, so memory stays flat as the data grows (its
-    # own default, 80% of RAM, let a 10x build take 3.6 GB). Why 512MB: docs/speed.md, "Memory".
+    # own default is 80% of RAM). Why 512MB: docs/speed.md, "Memory".
     duckdb_memory_limit: str = setting("512MB", "DuckDB memory_limit while dbt builds the warehouse")
     # The conversion rules (README "Dates and numbers"); a change re-converts every export.
     date_order: str = setting(

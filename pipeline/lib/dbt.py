@@ -1,17 +1,16 @@
 """Run dbt in-process with the pipeline's paths, keep its parse cache, and turn a failure into a
 readable error.
 
-Parse cache. Before it runs anything, dbt parses the project: about 4-5 s for the warehouse project
-and 2.5 s for the PostgreSQL one on the benchmark machine, most of it the adapter's 500 macros. It
-skips that when it finds the ``partial_parse.msgpack`` of an earlier parse made with the same dbt
-version, ``--vars``, profile connection values and env vars of ``dbt_project.yml``. The pipeline
-keeps that file beside the project, in ``<project>/target/`` (dbt's own default place, ignored by
-git), not in the data directory: it holds only what dbt derived from the project's code, so a run
-into an empty data directory reuses it too. For the profile to be equal in every data directory, dbt
-runs in its work directory and the pipeline names paths relative to it, and per-run values reach dbt
-as env vars read by the models (which dbt re-parses file by file), never as ``--vars``. The lake
-files are named relative to the work directory too, so converting the same workbooks into a new data
-directory re-parses nothing.
+Parse cache. Before it runs anything, dbt parses the project (seconds: most of it the adapter's 500
+macros; README, "dbt's parse cache"). It skips that when it finds the ``partial_parse.msgpack`` of an
+earlier parse made with the same dbt version, ``--vars``, profile connection values and env vars of
+``dbt_project.yml``. The pipeline keeps that file beside the project, in ``<project>/target/`` (dbt's
+own default place, ignored by git), not in the data directory: it holds only what dbt derived from the
+project's code, so a run into an empty data directory reuses it too. For the profile to be equal in
+every data directory, dbt runs in its work directory and the pipeline names paths relative to it, and
+per-run values reach dbt as env vars read by the models (which dbt re-parses file by file), never as
+``--vars``. The lake files are named relative to the work directory too, so converting the same
+workbooks into a new data directory re-parses nothing.
 """
 
 from __future__ import annotations
@@ -41,11 +40,10 @@ def run_dbt(args: list[str], *, project_dir: Path, work_dir: Path, env: dict[str
     """Run ``dbt <args>`` on ``project_dir`` inside ``work_dir`` (target, logs and relative paths), in
     this process.
 
-    In-process, there is no second Python to start and dbt's import (about 1 s here) is paid once per
-    process: dbt-postgres's verification went from 2.17 s to 1.80 s (docs/speed.md). dbt keeps global
-    state, so invocations take turns (a lock), and the environment variables and working directory it
-    needs are set for the invocation and restored after it. Its console output is collected, not
-    printed; the tail is in the error.
+    In-process, there is no second Python to start, and dbt's import is paid once per task process
+    (docs/speed.md). dbt keeps global state, so invocations take turns (a lock), and the environment
+    variables and working directory it needs are set for the invocation and restored after it. Its
+    console output is collected, not printed; the tail is in the error.
     Raises DbtBuildError when dbt fails.
     """
     from dbt.cli.main import dbtRunner

@@ -71,7 +71,7 @@ def write_workbook_to_lake(
         )
         by_month = lines.group_by("_year", "_month").len().sort("_year", "_month")
         # One month's rows at a time: partitioning all at once copies every line while the lines
-        # are still held (60-110 MB more peak memory for a workbook of 600,000 lines).
+        # are still held (docs/speed.md, "Memory").
         for year, month, _ in by_month.rows():
             part = lines.filter((pl.col("_year") == year) & (pl.col("_month") == month))
             rel = lake.line_file(slug, year, month)

@@ -70,9 +70,9 @@ alter table {META_SCHEMA}.publish_ledger add constraint publish_ledger_status_ch
 
 
 # An index build sorts every row of its table. At PostgreSQL's default (64MB) a build gets one parallel
-# worker (each participant needs 32MB) and larger tables sort on disk. The real workbook's sorts fit
-# either way; on a 4x source the fact's indexes took 2.85 s against 3.20 s at the default (medians of
-# 4). A constant, not a setting: it is per session, taken only while sorting, and needs no privilege.
+# worker (each participant needs 32MB) and larger tables sort on disk; what that costs as sources grow
+# is measured in docs/speed.md. A constant, not a setting: it is per session, taken only while
+# sorting, and needs no privilege.
 MAINTENANCE_WORK_MEM = "512MB"
 
 

@@ -18,10 +18,8 @@ from pipeline.lib.postgres import CONNECT_OPTIONS, describe_failure, scrub, with
 from pipeline.lib.specs import quote_ident, quote_literal
 
 # A table of at least this many rows is copied in two halves over two connections at once: one binary
-# COPY stream keeps neither DuckDB nor the PostgreSQL backend busy all the time. On the real workbook
-# (fct_sales, 536,641 rows) the publish took 2.74 s against 2.96 s, and 2.62 s against 2.74 s, in two
-# sessions of 10 alternating runs (medians; 15 of 20 paired runs faster). The next largest mart
-# (fct_invoices, 25,900 rows) copies in about 0.1 s: not worth a second stream.
+# COPY stream keeps neither DuckDB nor the PostgreSQL backend busy all the time. Only the fact table is
+# that large; a smaller one is not worth a second stream (docs/speed.md, "The publish").
 SPLIT_COPY_ROWS = 200_000
 
 
