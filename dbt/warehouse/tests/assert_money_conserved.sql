@@ -4,7 +4,10 @@ with
 totals as (
 
     select
-        (select coalesce(sum(line_amount), 0) from {{ ref('stg_retail__invoice_lines') }}) as source_amount,
+        (
+            select coalesce(sum(line_amount), 0) from {{ ref('int_invoice_line_index') }}
+            where not is_stale
+        ) as source_amount,
         (select coalesce(sum(line_amount), 0) from {{ ref('fct_sales') }}) as fact_amount,
         (select coalesce(sum(line_amount), 0) from {{ ref('rejected_invoice_lines') }}) as rejected_amount
 

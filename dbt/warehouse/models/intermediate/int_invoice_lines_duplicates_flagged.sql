@@ -11,19 +11,52 @@
   A line can repeat lines of both kinds; the same-sheet reason wins, so a sheet's exact_duplicate
   count does not change when an overlapping export arrives. Rows of one (file, sheet) are adjacent in
   the window's order, so the previous row of the partition tells whether the sheet saw the line before.
+
+  Incremental. Only the value groups that a changed export touches (its old lines or its new ones) can
+  change, and whole groups are recomputed here: every current line of those groups, whichever export
+  holds it, from the index (place and value_hash). A line of a changed export takes its fields from
+  the lake files read this build; any other line from int_value_groups (its group's shared fields).
+  fct_sales and rejected_invoice_lines replace exactly these lines. A full build: every line.
 -#}
 with
 
-invoice_lines as (
+index as (
+
+    select * from {{ ref('int_invoice_line_index') }}
+
+),
+
+lines as (
 
     select * from {{ ref('stg_retail__invoice_lines') }}
+
+),
+
+value_groups as (
+
+    select * from {{ ref('int_value_groups') }}
+
+),
+
+members as (
+
+    select * from index
+    where
+        not is_stale
+        {%- if not all_exports_changed() %}
+        and value_hash in (select value_hash from index where {{ is_changed_export('source_file') }})
+        {%- endif %}
 
 ),
 
 numbered as (
 
     select
-        *,
+        source_file,
+        source_sha256,
+        source_sheet,
+        source_row,
+        value_hash,
         row_number() over same_values as occurrence,
         first_value(source_file) over same_values as first_source_file,
         first_value(source_sheet) over same_values as first_source_sheet,
@@ -31,23 +64,59 @@ numbered as (
         lag(source_file) over same_values as previous_source_file,
         lag(source_sheet) over same_values as previous_source_sheet
 
-    from invoice_lines
+    from members
     window same_values as (
-        partition by
-            invoice_no, stock_code, description, quantity,
-            invoice_at, unit_price, customer_id, country_name
+        partition by value_hash
         order by source_file, source_sheet, source_row
     )
+
+),
+
+with_fields as (
+
+    select
+        numbered.*,
+        lines.* exclude (source_file, source_sha256, source_sheet, source_row)
+
+    from numbered
+    inner join lines
+        on numbered.source_file = lines.source_file
+        and numbered.source_sheet = lines.source_sheet
+        and numbered.source_row = lines.source_row
+
+    {%- if not all_exports_changed() %}
+
+    union all by name
+
+    select
+        numbered.*,
+        value_groups.* exclude (value_hash, member_count)
+
+    from numbered
+    inner join value_groups on numbered.value_hash = value_groups.value_hash
+    where not {{ is_changed_export('numbered.source_file') }}
+    {%- endif %}
 
 ),
 
 final as (
 
     select
-        * exclude (
-            first_source_file, first_source_sheet, first_source_row,
-            previous_source_file, previous_source_sheet
-        ),
+        invoice_no,
+        stock_code,
+        stock_code_normalised,
+        description,
+        quantity,
+        invoice_at,
+        invoice_date,
+        unit_price,
+        line_amount,
+        customer_id,
+        country_name,
+        source_file,
+        source_sha256,
+        source_sheet,
+        source_row,
         occurrence > 1 as is_exact_duplicate,
         case
             when occurrence = 1 then null
@@ -59,7 +128,7 @@ final as (
         case when occurrence > 1 then first_source_sheet end as duplicate_of_source_sheet,
         case when occurrence > 1 then first_source_row end as duplicate_of_source_row
 
-    from numbered
+    from with_fields
 
 )
 

@@ -2,13 +2,36 @@
   One row per normalised stock code. Canonical description: the description used on the most lines
   of that code; ties go to the description seen last (latest invoice_at), then to the alphabetically
   first, so the choice is deterministic. Lines without a description do not vote.
+
+  It votes over fct_sales (the lines kept: repeats do not vote), as the table is after this build,
+  so it reads only the fact's narrow columns, not the lake.
 -#}
 with
 
+sales as (
+
+    select * from {{ ref('fct_sales') }}
+
+),
+
+stock_codes as (
+
+    select * from {{ ref('int_stock_codes_classified') }}
+
+),
+
 lines as (
 
-    select * from {{ ref('int_invoice_lines_classified') }}
-    where not is_exact_duplicate
+    select
+        upper(sales.stock_code) as stock_code_normalised,
+        sales.stock_code,
+        sales.description,
+        sales.invoice_at,
+        stock_codes.product_class,
+        stock_codes.class_version
+
+    from sales
+    left join stock_codes on upper(sales.stock_code) = stock_codes.stock_code_normalised
 
 ),
 

@@ -7,7 +7,10 @@ with
 
 stock_codes as (
 
-    select distinct stock_code_normalised from {{ ref('stg_retail__invoice_lines') }}
+    -- Every code of the exports held (not only those read this build): dim_product shows them all.
+    select distinct stock_code_normalised
+    from {{ ref('int_invoice_line_index') }}
+    where not is_stale
 
 ),
 

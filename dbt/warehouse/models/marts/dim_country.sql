@@ -14,7 +14,9 @@ countries as (
 
 seen as (
 
-    select distinct country_name from {{ ref('stg_retail__invoice_lines') }}
+    select distinct country_name
+    from {{ ref('int_invoice_line_index') }}
+    where not is_stale
 
 ),
 

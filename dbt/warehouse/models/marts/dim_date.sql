@@ -4,10 +4,11 @@ with
 bounds as (
 
     select
-        make_date(year(min(invoice_date)), 1, 1) as first_day,
-        make_date(year(max(invoice_date)), 12, 31) as last_day
+        make_date(year(min(invoice_at)), 1, 1) as first_day,
+        make_date(year(max(invoice_at)), 12, 31) as last_day
 
-    from {{ ref('stg_retail__invoice_lines') }}
+    -- Every line shares its date with a line of the fact (a repeat has the same fields as the one kept).
+    from {{ ref('fct_sales') }}
 
 ),
 

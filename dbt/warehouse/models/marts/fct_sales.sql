@@ -3,7 +3,18 @@
   cancellations, stock adjustments, guest lines (customer_key -1), postage, fees, discounts, manual
   and bad-debt adjustments, each with its line_type. The key derives from the line's place in its
   source (workbook checksum, sheet, row), so the same source gives the same keys on every run.
+
+  Maintained per export (macros/replace_lines.sql): a build deletes the lines of the exports it
+  changes and of the value groups it recomputes, then appends those that are kept now.
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_replaced_lines() }}",
+    )
+}}
 with
 
 lines as (

@@ -3,7 +3,18 @@
   sheet, or from another sheet or export; see int_invoice_lines_duplicates_flagged), and the rows the
   conversion could not type (their raw text is kept; typed columns are then null).
   Source lines = fct_sales + rejected_invoice_lines, in rows and in money (see tests/).
+
+  Maintained per export like fct_sales (macros/replace_lines.sql): the repeats of the value groups
+  this build recomputes, and the untypable rows of the exports it reads.
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_replaced_lines() }}",
+    )
+}}
 with
 
 duplicates as (

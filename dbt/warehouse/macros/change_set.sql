@@ -1,0 +1,46 @@
+{#-
+  What this build changes. The pipeline decides between a full refresh and an incremental build
+  (pipeline/lib/warehouse.py, plan_build) and passes the exports whose lines change
+  (PIPELINE_CHANGED_EXPORTS: a DuckDB list literal of export file names, the lake's source_file:
+  exports added, re-exported or removed since the warehouse was last built), and only the lake files
+  of the added and re-exported ones (PIPELINE_LAKE_*_FILES). `all` (the default, and dbt by hand)
+  means every export: the build then reads every lake file and replaces every line.
+-#}
+
+{% macro changed_exports() -%}
+    {{ return(env_var('PIPELINE_CHANGED_EXPORTS', 'all') | trim) }}
+{%- endmacro %}
+
+{% macro all_exports_changed() -%}
+    {{ return(changed_exports() == 'all') }}
+{%- endmacro %}
+
+{#- True for a line of an export this build replaces (its old lines go, its new ones, if any, come). -#}
+{% macro is_changed_export(source_file='source_file') -%}
+    {%- if all_exports_changed() -%}
+        true
+    {%- else -%}
+        list_contains(cast({{ changed_exports() }} as varchar[]), {{ source_file }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- True when this build reads no lake file of that kind (an incremental build that only removes
+    exports): DuckDB cannot read an empty list of files, so staging selects no row instead. -#}
+{% macro lake_files_are_empty(env_name) -%}
+    {{ return(env_var(env_name, '') | trim == '[]') }}
+{%- endmacro %}
+
+{#-
+  A line's eight source fields as one 128-bit number: equal fields (nulls included), equal hash. The
+  duplicate rule compares lines by it, so a persistent index of every line's place and hash
+  (int_invoice_line_index) tells which value groups an export touches without reading the others'
+  lines again. JSON keeps the fields apart (no separator can occur inside one) and nulls distinct
+  from any text; md5 is the same in every DuckDB version, unlike hash().
+-#}
+{% macro value_hash(relation='') -%}
+    {%- set prefix = relation ~ '.' if relation else '' -%}
+    md5_number(cast(json_array(
+        {{ prefix }}invoice_no, {{ prefix }}stock_code, {{ prefix }}description, {{ prefix }}quantity,
+        {{ prefix }}invoice_at, {{ prefix }}unit_price, {{ prefix }}customer_id, {{ prefix }}country_name
+    ) as varchar))
+{%- endmacro %}
