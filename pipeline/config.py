@@ -113,6 +113,12 @@ class Settings:
         1.0, "... and at most this percent of fact money (absolute line amounts); above: the build fails"
     )
     unknown_strict: bool = setting(False, "Fail the build on any stock code or country that no seed knows")
+    # Off, a build is incremental whenever it can be (README, "Incremental runs"); on, this run
+    # rebuilds the warehouse from every export even when it is current. Not part of the warehouse
+    # version: the same exports give the same warehouse either way.
+    full_refresh: bool = setting(
+        False, "Rebuild the whole warehouse from every export in this run (--pipeline-full-refresh true)"
+    )
 
     @property
     def conversion_rules(self) -> ConversionRules:

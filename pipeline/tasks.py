@@ -26,6 +26,10 @@ from pipeline.lib.markers import BuildMarker, DownloadMarker, PublishedMarker, V
 from pipeline.lib.sources import SourceError, is_url, list_sources
 from pipeline.lib.warehouse import current_warehouse_version, dbt_project_fingerprint
 
+# When this run began (Luigi's worker processes are forked from this one and share it): a full refresh
+# asked for (``[pipeline] full_refresh``) is done once the build marker says one was made since.
+RUN_STARTED = time.time()
+
 
 class FetchWorkbook(luigi.Task):
     """Download the source archive (the UCI zip by default) and unpack its workbooks into data/raw/.
@@ -129,10 +133,12 @@ class ConvertWorkbookToParquet(luigi.Task):
 
 
 class BuildWarehouse(luigi.Task):
-    """dbt-duckdb builds and tests the star schema from the lake into ``data/warehouse/retail.duckdb``.
+    """dbt-duckdb builds and tests the star schema from the lake into ``data/warehouse/retail.duckdb``:
+    incrementally (only the exports added, re-exported or removed since the last build) when it can,
+    else in full (see ``pipeline.lib.warehouse.plan_build``).
 
     Done when ``data/warehouse/retail.build.json`` names the current warehouse version (the converted
-    workbooks plus the dbt project).
+    workbooks plus the dbt project) and, with ``[pipeline] full_refresh`` on, a full build of this run.
     """
 
     source = luigi.Parameter()
@@ -155,10 +161,12 @@ class BuildWarehouse(luigi.Task):
         marker = BuildMarker.read(settings.build_marker)
         if not marker or not settings.warehouse_path.exists():
             return False
+        if settings.full_refresh and not (marker.mode == "full" and marker.built_at >= RUN_STARTED):
+            return False
         return marker.warehouse_version == current_warehouse_version(settings, self.source)
 
     def run(self):
-        from pipeline.lib.warehouse import build_warehouse
+        from pipeline.lib.warehouse import build_warehouse, model_settings, plan_build
 
         settings = load_settings()
         listing = list_sources(self.source, settings.download_marker(self.source))
@@ -167,15 +175,28 @@ class BuildWarehouse(luigi.Task):
         yield [ConvertWorkbookToParquet(workbook=w) for w in workbooks]
 
         lake = LakePaths(settings.lake_dir)
-        manifests = [LakeManifest.read(lake.manifest_for(w)) for w in workbooks]
-        line_files = [lake.lake_dir / f for m in manifests for f in m.files_under(lake.LINES)]
-        reject_files = [lake.lake_dir / f for m in manifests for f in m.files_under(lake.REJECTS)]
-        self.set_status_message(
-            f"dbt build: models, seeds, tests over {len(line_files) + len(reject_files)} lake files"
+        manifests = {Path(w).name: LakeManifest.read(lake.manifest_for(w)) for w in workbooks}
+        previous = BuildMarker.read(settings.build_marker)
+        project = dbt_project_fingerprint(settings.dbt_project_dir)
+        shaping = model_settings(settings)
+        plan = plan_build(
+            previous,
+            warehouse_exists=settings.warehouse_path.exists(),
+            exports={name: m.workbook_sha256 for name, m in manifests.items()},
+            dbt_project=project,
+            settings=shaping,
+            full_refresh=settings.full_refresh,
         )
+        read = list(manifests) if plan.mode == "full" else plan.read
+        line_files = [lake.lake_dir / f for n in read for f in manifests[n].files_under(lake.LINES)]
+        reject_files = [lake.lake_dir / f for n in read for f in manifests[n].files_under(lake.REJECTS)]
+        print(f"warehouse build: {plan.mode} ({plan.reason})", file=sys.stderr)
+        files = len(line_files) + len(reject_files)
+        self.set_status_message(f"dbt build ({plan.mode}): models, seeds, tests over {files} lake files")
         self.set_progress_percentage(10)
-        figures = conversion_figures(manifests)
+        figures = conversion_figures(list(manifests.values()))
         result = build_warehouse(
+            plan=plan,
             project_dir=settings.dbt_project_dir,
             work_dir=settings.dbt_work_dir,
             warehouse_path=settings.warehouse_path,
@@ -191,6 +212,9 @@ class BuildWarehouse(luigi.Task):
         )
         unknown_values = result.pop("unknown_values")
         self.set_progress_percentage(100)
+        before = previous.export_rows if previous else {}
+        # This run's conversions: the exports new to the warehouse or re-exported, not the history's.
+        figures["convert_seconds"] = round(sum(manifests[n].seconds for n in plan.read), 2)
         BuildMarker(
             warehouse_version=current_warehouse_version(settings, self.source),
             source=self.source,
@@ -198,6 +222,18 @@ class BuildWarehouse(luigi.Task):
             skipped_files=listing.skipped,
             unknown_values=unknown_values,
             dbt=result,
+            exports={name: m.workbook_sha256 for name, m in manifests.items()},
+            export_rows={name: m.source_rows for name, m in manifests.items()},
+            dbt_project=project,
+            model_settings=shaping,
+            mode=plan.mode,
+            mode_reason=plan.reason,
+            added=plan.added,
+            replaced=plan.replaced,
+            removed=plan.removed,
+            lines_loaded=sum(manifests[n].source_rows for n in read),
+            lines_removed=sum(before.get(n, 0) for n in (*plan.replaced, *plan.removed)),
+            built_at=time.time(),
             **figures,
         ).write(settings.build_marker)
 
@@ -345,7 +381,11 @@ class RunAll(luigi.Task):
         return load_settings(self.source or None).source
 
     def requires(self):
-        return VerifyPostgres(source=self.resolved_source())
+        source = self.resolved_source()
+        if load_settings(self.source or None).full_refresh:
+            # The rest of the chain is current when only a full refresh is asked for: name the build.
+            return [VerifyPostgres(source=source), BuildWarehouse(source=source)]
+        return VerifyPostgres(source=source)
 
     def complete(self):
         settings = load_settings(self.source or None)

@@ -53,8 +53,11 @@ class DownloadMarker(Marker):
 
 @dataclass(frozen=True)
 class BuildMarker(Marker):
-    """``data/warehouse/retail.build.json``: the warehouse version dbt built and tested, and the figures
-    of the conversions it was built from."""
+    """``data/warehouse/retail.build.json``: the warehouse version dbt built and tested, what it holds
+    (the next build's mode and change set follow from that), the figures of the conversions it was
+    built from (``source_rows``, ``lake_rows``, rejects: every export held) and what this build did
+    (mode, why, exports added/replaced/removed, lines loaded and removed, ``convert_seconds`` of the
+    exports it added or replaced)."""
 
     warehouse_version: str
     source: str
@@ -68,6 +71,21 @@ class BuildMarker(Marker):
     unknown_values: list[dict[str, Any]] = field(default_factory=list)
     skipped_files: dict[str, str] = field(default_factory=dict)  # file name -> why it is not read
     skipped_sheets: dict[str, str] = field(default_factory=dict)  # "<export> / <sheet>" -> why
+    # What the warehouse holds. A marker without them (older pipeline) makes the next build a full one.
+    exports: dict[str, str] = field(default_factory=dict)  # export file name -> sha256
+    export_rows: dict[str, int] = field(default_factory=dict)  # export file name -> source rows
+    dbt_project: str = ""  # fingerprint of dbt/warehouse
+    model_settings: dict[str, Any] = field(default_factory=dict)  # warehouse.model_settings
+    # What this build did: "full" or "incremental", why, the change set, source rows read from the
+    # lake and source rows taken out (of exports removed, or re-exported: their previous content).
+    mode: str = ""
+    mode_reason: str = ""
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    lines_loaded: int = 0
+    lines_removed: int = 0
+    built_at: float = 0.0  # time.time() when the marker was written
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,20 @@
 """Build the DuckDB warehouse from the lake with dbt-duckdb, and only swap it in when every test passed.
 
-In: the lake files of the current source (from the conversion manifests) and the dbt project.
-Out: ``data/warehouse/retail.duckdb``. dbt builds into a fresh file beside it; the file is renamed over
-the live one only after ``dbt build`` (models, seeds, data tests, unit tests) succeeded, so a failing
-test never leaves a half-built or untested warehouse where the publish step would read it.
+In: the lake files of the current source (from the conversion manifests), the dbt project and what
+the warehouse holds now (the build marker). Out: ``data/warehouse/retail.duckdb``.
+
+Two modes, decided here (``plan_build``), never by dbt:
+
+- full refresh: dbt builds every model into a new, empty file from every export's lake files (no
+  warehouse yet, the dbt project or a setting that shapes the model changed, or ``full_refresh``);
+- incremental: the live file is copied to the building file and ``dbt build`` applies the change set
+  there: the exports added or re-exported (same name, new sha256) are read, and their old lines and
+  those of removed exports are replaced (the models' ``is_incremental()`` branches).
+
+Either way the building file is renamed over the live one only after ``dbt build`` (models, seeds,
+data tests, unit tests) succeeded, so a failing test never leaves a half-built or untested warehouse
+where the publish step would read it. A change set applied twice (a crash between the rename and
+the marker) gives the same warehouse: the incremental models delete before they append.
 """
 
 from __future__ import annotations
@@ -11,8 +22,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,11 +37,13 @@ from pipeline.lib.dbt import (
     run_dbt,
     sql_list,
 )
-from pipeline.lib.manifest import LakeManifest, LakePaths, manifest_is_current
+from pipeline.lib.faults import fault_point
+from pipeline.lib.manifest import MANIFEST_VERSION, LakeManifest, LakePaths, manifest_is_current
 from pipeline.lib.sources import list_sources
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
+    from pipeline.lib.markers import BuildMarker
 
 DBT_PROJECT_FILES = ("*.yml", "*.yaml", "*.sql", "*.csv", "*.md")
 
@@ -85,8 +100,88 @@ def current_warehouse_version(settings: Settings, source: str) -> str | None:
     return warehouse_version(settings, None if listing is None else listing.exports)
 
 
+def model_settings(settings: Settings) -> dict:
+    """The settings that shape what the models hold, beyond the exports themselves: the conversion
+    rules and the lake's format decide every line of the lake, so a change to either rebuilds the
+    whole warehouse (the exports' sha256 stay the same). The unknown-value limits only decide whether
+    the tests pass: a change there runs an incremental build with no change set, which tests again."""
+    return {"conversion_rules": settings.conversion_rules.as_dict(), "lake_format": MANIFEST_VERSION}
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What one build does: ``mode`` ``full`` or ``incremental``, why (``reason``, for people), and the
+    exports added, replaced (same name, new sha256) and removed since the warehouse was last built
+    (relative to the previous marker, in both modes; a first build adds every export)."""
+
+    mode: str
+    reason: str
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[str]:
+        """The exports whose lines this build replaces: their old lines go, new ones (if any) come."""
+        return sorted({*self.added, *self.replaced, *self.removed})
+
+    @property
+    def read(self) -> list[str]:
+        """The exports whose lake files an incremental build reads."""
+        return sorted({*self.added, *self.replaced})
+
+
+def plan_build(
+    previous: BuildMarker | None,
+    *,
+    warehouse_exists: bool,
+    exports: dict[str, str],
+    dbt_project: str,
+    settings: dict,
+    full_refresh: bool,
+) -> BuildPlan:
+    """Full refresh or incremental, from the previous build marker and what the build must hold now
+    (``exports``: export file name -> sha256; the dbt project's fingerprint; ``model_settings``)."""
+    before = previous.exports if previous else {}
+    added = sorted(name for name in exports if name not in before)
+    replaced = sorted(name for name in exports if name in before and before[name] != exports[name])
+    removed = sorted(name for name in before if name not in exports)
+    change = {"added": added, "replaced": replaced, "removed": removed}
+
+    def full(reason: str) -> BuildPlan:
+        return BuildPlan("full", reason, **change)
+
+    if full_refresh:
+        return full("a full refresh was asked for ([pipeline] full_refresh)")
+    if previous is None:
+        return full("no warehouse was built before in this data directory")
+    if not warehouse_exists:
+        return full("the warehouse file is missing")
+    if not previous.exports or not previous.dbt_project:
+        return full("the build marker predates incremental builds")
+    if previous.dbt_project != dbt_project:
+        return full("the dbt project changed")
+    if previous.model_settings != settings:
+        names = sorted(k for k in {*settings, *previous.model_settings}
+                       if settings.get(k) != previous.model_settings.get(k))  # fmt: skip
+        return full(f"a setting that shapes the model changed: {', '.join(names)}")
+    counts = [f"{len(v)} {k}" for k, v in change.items() if v]
+    reason = (
+        f"exports changed: {', '.join(counts)}"
+        if counts
+        else "no export changed; the tests run again (an unknown-value limit changed)"
+    )
+    return BuildPlan("incremental", reason, **change)
+
+
+def duckdb_text_list(values: list[str]) -> str:
+    """A DuckDB list literal of text values, e.g. ``['a.xlsx', 'b''s.csv']``."""
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(values)) + "]"
+
+
 def build_warehouse(
     *,
+    plan: BuildPlan,
     project_dir: Path,
     work_dir: Path,
     warehouse_path: Path,
@@ -100,18 +195,22 @@ def build_warehouse(
     unknown_max_money_percent: float,
     unknown_strict: bool,
 ) -> dict:
-    """``dbt build`` into a new file, then rename it over the live warehouse; dbt runs in ``work_dir``
-    (its target/ and logs). Returns timing, results, the rows of tests that warned, and the stock codes
-    and countries no seed knows (``unknown_values``).
+    """``dbt build`` into the building file (new for a full refresh, a copy of the live warehouse for
+    an incremental build), then rename it over the live warehouse; dbt runs in ``work_dir`` (its
+    target/ and logs). ``line_files`` and ``reject_files`` are the lake files of the exports this
+    build reads (all of them for a full refresh), ``expected_source_rows`` the source rows of every
+    export the warehouse will hold. Returns timing, results, the rows of tests that warned, and the
+    stock codes and countries no seed knows (``unknown_values``).
 
-    The unknown-value limits reach dbt's test assert_unknown_values_within_limits as env vars.
+    The unknown-value limits reach dbt's test assert_unknown_values_within_limits as env vars, the
+    change set the incremental models as PIPELINE_CHANGED_EXPORTS (dbt/warehouse/macros/change_set.sql).
     """
     kept = (
         f"The warehouse was not replaced: {warehouse_path} still holds the last good build."
         if warehouse_path.exists()
         else "No warehouse was built, so nothing was published."
     )
-    if not line_files:
+    if not line_files and plan.mode == "full":
         # DuckDB cannot read an empty list of files; say why there is nothing to read instead.
         raise DbtBuildError(
             "No export holds a line that could be typed: every row was rejected at conversion (see the "
@@ -119,9 +218,14 @@ def build_warehouse(
         )
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     building = warehouse_path.with_name(f"{warehouse_path.stem}.building{warehouse_path.suffix}")
+    # A build killed before its rename leaves its building file: never build on top of it.
     building.unlink(missing_ok=True)
     building.with_name(building.name + ".wal").unlink(missing_ok=True)
     started = time.monotonic()
+    if plan.mode == "incremental":
+        # dbt changes the copy; the live file stays as it was until the rename, whatever happens.
+        shutil.copyfile(warehouse_path, building)
+    changed = "all" if plan.mode == "full" else duckdb_text_list(plan.changed)
     try:
         run_dbt(
             ["build", "--target", target, "--threads", str(threads)],
@@ -137,11 +241,16 @@ def build_warehouse(
                 "PIPELINE_UNKNOWN_MAX_LINE_PERCENT": repr(float(unknown_max_line_percent)),
                 "PIPELINE_UNKNOWN_MAX_MONEY_PERCENT": repr(float(unknown_max_money_percent)),
                 "PIPELINE_UNKNOWN_STRICT": "true" if unknown_strict else "false",
+                "PIPELINE_CHANGED_EXPORTS": changed,
             },
         )
         warnings = rows_of_failing_tests(work_dir, building)
         unknown_values = read_unknown_values(building)
+        fault_point("warehouse_before_swap", mode=plan.mode)
         os.replace(building, warehouse_path)
+        # The marker is written by the caller after this: a crash here leaves the new warehouse under
+        # the previous marker, and the next build applies the same change set again (harmlessly).
+        fault_point("warehouse_swapped", mode=plan.mode)
     except DbtBuildError as err:
         # dbt says only "Got N results": name what the failing and warning tests found.
         found = format_test_rows(rows_of_failing_tests(work_dir, building))
