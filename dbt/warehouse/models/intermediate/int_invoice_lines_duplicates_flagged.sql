@@ -16,19 +16,50 @@
   change, and whole groups are recomputed here: every current line of those groups, whichever export
   holds it, from the index (place and value_hash). A line of a changed export takes its fields from
   the lake files read this build; any other line from int_value_groups (its group's shared fields).
-  fct_sales and rejected_invoice_lines replace exactly these lines. A full build: every line.
+  fct_sales and rejected_invoice_lines replace exactly these lines. A full build: every line, numbered
+  in one window over the lines (the same order and partition: equal fields, equal value_hash).
 -#}
 with
-
-index as (
-
-    select * from {{ ref('int_invoice_line_index') }}
-
-),
 
 lines as (
 
     select * from {{ ref('stg_retail__invoice_lines') }}
+
+),
+
+{% if all_exports_changed() -%}
+-- A full build reads every line: number them in one window over the lines themselves (one pass,
+-- no join back to the index).
+numbered as (
+
+    select
+        *,
+        row_number() over same_values as occurrence,
+        first_value(source_file) over same_values as first_source_file,
+        first_value(source_sheet) over same_values as first_source_sheet,
+        first_value(source_row) over same_values as first_source_row,
+        lag(source_file) over same_values as previous_source_file,
+        lag(source_sheet) over same_values as previous_source_sheet
+
+    from lines
+    window same_values as (
+        partition by
+            invoice_no, stock_code, description, quantity,
+            invoice_at, unit_price, customer_id, country_name
+        order by source_file, source_sheet, source_row
+    )
+
+),
+
+with_fields as (
+
+    select * from numbered
+
+),
+{%- else -%}
+index as (
+
+    select * from {{ ref('int_invoice_line_index') }}
 
 ),
 
@@ -43,9 +74,7 @@ members as (
     select * from index
     where
         not is_stale
-        {%- if not all_exports_changed() %}
         and value_hash in (select value_hash from index where {{ is_changed_export('source_file') }})
-        {%- endif %}
 
 ),
 
@@ -84,8 +113,6 @@ with_fields as (
         and numbered.source_sheet = lines.source_sheet
         and numbered.source_row = lines.source_row
 
-    {%- if not all_exports_changed() %}
-
     union all by name
 
     select
@@ -95,9 +122,9 @@ with_fields as (
     from numbered
     inner join value_groups on numbered.value_hash = value_groups.value_hash
     where not {{ is_changed_export('numbered.source_file') }}
-    {%- endif %}
 
 ),
+{%- endif %}
 
 final as (
 

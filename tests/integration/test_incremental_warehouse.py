@@ -1,0 +1,218 @@
+"""Incremental warehouse builds give exactly what a full refresh of the same exports gives.
+
+A landing folder changes step by step (exports added one by one, a month re-exported corrected under
+the same name, an export removed, an export added that repeats lines of others and sorts first), and
+after each step the warehouse built incrementally in one data directory is compared, table by table
+and row by row (keys included), with a full build of the same folder in a fresh data directory. The
+workbooks are made so that lines of unchanged exports turn from kept to repeat and back.
+
+Faults: a failing dbt test during an incremental build, and a SIGKILL before its rename and between
+its rename and the build marker, leave the previous warehouse (and marker) or a correct one, and the
+next run is correct.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from support import kill, read_marker, wait_until, write_workbook
+
+pytestmark = pytest.mark.integration
+
+# Every table the pipeline publishes, compared whole.
+TABLES = [
+    "dim_date", "dim_customer", "dim_product", "dim_country", "fct_sales", "fct_invoices",
+    "rejected_invoice_lines", "unknown_reference_values", "rpt_monthly_revenue_by_country",
+    "rpt_customer_rfm", "rpt_cohort_retention", "rpt_product_performance",
+]  # fmt: skip
+
+
+def line(invoice, code, qty, day: dt.datetime, price, customer, country="United Kingdom", desc=None):
+    return (invoice, code, desc or f"ITEM {code}", qty, day, price, customer, country)
+
+
+JAN, FEB, MAR, DEC = (dt.datetime(2011, 1, 5, 10), dt.datetime(2011, 2, 7, 11),
+                      dt.datetime(2011, 3, 9, 12), dt.datetime(2010, 12, 6, 9))  # fmt: skip
+# A line that January, February and March all hold (an overlap of three exports), one that February
+# and March hold, and one that only the late December export repeats.
+SHARED_ALL = line(540001, "22728", 4, FEB, 3.75, 12583.0, "France")
+SHARED_FEB_MAR = line(540002, "85123A", 6, FEB, 2.55, 17850.0)
+FEB_LINES = [
+    SHARED_ALL,
+    SHARED_FEB_MAR,
+    SHARED_FEB_MAR,  # a repeat inside the export: exact_duplicate
+    line(540003, "POST", 1, FEB, 18.0, None),
+    line("C540004", "22728", -1, FEB, 3.75, 12583.0, "France"),
+    line(540005, "71053", 2, FEB, 3.39, 14527.0, "Belgium"),
+]
+MAR_LINES = [
+    line(550001, "21773", 1, MAR, 2.51, 14527.0, "Belgium"),
+    SHARED_FEB_MAR,
+    SHARED_ALL,
+    line(550002, "71053", 3, MAR, 3.39, 16000.0, "Spain"),
+]
+JAN_LINES = [
+    line(530001, "22728", 2, JAN, 3.75, 12583.0, "Germany"),
+    SHARED_ALL,
+    line(530002, "M", 1, JAN, 5.0, None, desc="Manual"),
+]
+# February re-exported corrected: one quantity fixed, one line gone, one line new.
+FEB_CORRECTED = [
+    SHARED_ALL,
+    SHARED_FEB_MAR,
+    SHARED_FEB_MAR,
+    line(540003, "POST", 1, FEB, 18.0, None),
+    line(540005, "71053", 5, FEB, 3.39, 14527.0, "Belgium"),
+    line(540006, "85123a", 12, FEB, 2.95, 17850.0, "EIRE"),
+]
+# Sorts before every other export, repeats lines of February and March: they turn into repeats.
+DEC_OVERLAP = [
+    line(536001, "22728", 1, DEC, 3.75, 12583.0, "France"),
+    SHARED_FEB_MAR,
+    SHARED_ALL,
+]
+
+
+def tables(warehouse: Path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {t: sorted(con.execute(f"select * from {t}").fetchall(), key=repr) for t in TABLES}
+
+
+def build(run_pipeline, landing: Path, data_dir: Path, *args: str, env: dict | None = None):
+    return run_pipeline(
+        "--source", str(landing), *args, task="BuildWarehouse",
+        env={"PIPELINE_DATA_DIR": str(data_dir), **(env or {})},
+    )  # fmt: skip
+
+
+def marker(data_dir: Path) -> dict:
+    return json.loads((data_dir / "warehouse" / "retail.build.json").read_text())
+
+
+def assert_equals_full_refresh(run_pipeline, landing: Path, data_dir: Path, scratch: Path) -> dict:
+    """The warehouse in ``data_dir`` equals a full build of ``landing`` in a fresh data directory."""
+    fresh = build(run_pipeline, landing, scratch)
+    assert fresh.returncode == 0, fresh.output[-4000:]
+    assert marker(scratch)["mode"] == "full"
+    expected, got = (
+        tables(scratch / "warehouse" / "retail.duckdb"),
+        tables(data_dir / "warehouse" / "retail.duckdb"),
+    )
+    for table in TABLES:
+        assert got[table] == expected[table], f"{table} differs from a full refresh"
+    shutil.rmtree(scratch)
+    return got
+
+
+def test_incremental_builds_equal_a_full_refresh_after_every_step(tmp_path, run_pipeline):
+    landing, data = tmp_path / "landing", tmp_path / "data"  # data: run_pipeline's own data directory
+    steps = [
+        ("add February", lambda: write_workbook(landing / "2011-02.xlsx", FEB_LINES), "full", {}),
+        ("add March", lambda: write_workbook(landing / "2011-03.xlsx", MAR_LINES), "incremental",
+         {"added": ["2011-03.xlsx"]}),
+        ("add January (sorts first)", lambda: write_workbook(landing / "2011-01.xlsx", JAN_LINES),
+         "incremental", {"added": ["2011-01.xlsx"]}),
+        ("re-export February corrected", lambda: write_workbook(landing / "2011-02.xlsx", FEB_CORRECTED),
+         "incremental", {"replaced": ["2011-02.xlsx"]}),
+        ("remove January", lambda: (landing / "2011-01.xlsx").unlink(), "incremental",
+         {"removed": ["2011-01.xlsx"]}),
+        ("add an overlapping export that sorts first",
+         lambda: write_workbook(landing / "2010-12 overlap.xlsx", DEC_OVERLAP), "incremental",
+         {"added": ["2010-12 overlap.xlsx"]}),
+    ]  # fmt: skip
+    for i, (what, change, mode, change_set) in enumerate(steps):
+        change()
+        done = build(run_pipeline, landing, data)
+        assert done.returncode == 0, f"{what}: {done.output[-4000:]}"
+        built = marker(data)
+        assert built["mode"] == mode, (what, built["mode_reason"])
+        for kind in ("added", "replaced", "removed"):
+            assert built[kind] == change_set.get(kind, built[kind] if mode == "full" else []), (what, kind)
+        assert_equals_full_refresh(run_pipeline, landing, data, tmp_path / f"full-{i}")
+
+        # The shared lines' kept copy moves as the exports change (and the full refresh agrees).
+        with duckdb.connect(str(data / "warehouse" / "retail.duckdb"), read_only=True) as con:
+            kept = con.execute(
+                "select source_file from fct_sales where invoice_no = '540001'"
+                " union all select source_file from fct_sales where invoice_no = '540002'"
+            ).fetchall()
+        expected_kept = {
+            0: ["2011-02.xlsx", "2011-02.xlsx"],
+            1: ["2011-02.xlsx", "2011-02.xlsx"],
+            2: ["2011-01.xlsx", "2011-02.xlsx"],  # January's copy is kept now: February's turned repeat
+            3: ["2011-01.xlsx", "2011-02.xlsx"],
+            4: ["2011-02.xlsx", "2011-02.xlsx"],  # January gone: February's copy is kept again
+            5: ["2010-12 overlap.xlsx", "2010-12 overlap.xlsx"],
+        }[i]
+        assert sorted(r[0] for r in kept) == sorted(expected_kept), (what, kept)
+
+    # A run with nothing new builds nothing.
+    again = build(run_pipeline, landing, data)
+    assert again.returncode == 0 and not again.ran_tasks, again.output[-2000:]
+
+
+def file_sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_failing_test_or_a_kill_leaves_the_previous_warehouse_and_the_next_run_is_right(
+    tmp_path, run_pipeline
+):
+    landing, data = tmp_path / "landing", tmp_path / "data"
+    write_workbook(landing / "2011-02.xlsx", FEB_LINES)
+    write_workbook(landing / "2011-03.xlsx", MAR_LINES)
+    first = build(run_pipeline, landing, data)
+    assert first.returncode == 0, first.output[-4000:]
+    warehouse, build_marker = data / "warehouse" / "retail.duckdb", data / "warehouse" / "retail.build.json"
+
+    # 1. A failing dbt test (strict: any unknown stock code fails) during an incremental build.
+    write_workbook(landing / "2011-01.xlsx", [*JAN_LINES, line(530009, "XMASWRAP", 1, JAN, 0.5, None)])
+    before = file_sha(warehouse), build_marker.read_text()
+    failed = build(run_pipeline, landing, data, "--pipeline-unknown-strict", "true")
+    assert failed.returncode == 30, failed.output[-4000:]
+    assert "warehouse build: incremental" in failed.output
+    assert "assert_unknown_values_within_limits" in failed.output
+    assert (file_sha(warehouse), build_marker.read_text()) == before
+    assert not (data / "warehouse" / "retail.building.duckdb").exists()
+    write_workbook(landing / "2011-01.xlsx", JAN_LINES)  # the code fixed at the source
+
+    # 2. SIGKILL after dbt built the copy, before the rename: the live warehouse and marker stay.
+    fault = tmp_path / "fault.json"
+    proc = run_pipeline.paused("--source", str(landing), task="BuildWarehouse",
+                               stage="warehouse_before_swap", marker=fault)  # fmt: skip
+    try:
+        wait_until(fault.exists, 300, "the incremental build reaching warehouse_before_swap", proc)
+        assert read_marker(fault)["mode"] == "incremental"
+    finally:
+        kill(proc)
+    assert (file_sha(warehouse), build_marker.read_text()) == before
+
+    # 3. SIGKILL after the rename, before the marker: the next run applies the same change set again.
+    fault.unlink()
+    proc = run_pipeline.paused("--source", str(landing), task="BuildWarehouse",
+                               stage="warehouse_swapped", marker=fault)  # fmt: skip
+    try:
+        wait_until(fault.exists, 300, "the incremental build reaching warehouse_swapped", proc)
+    finally:
+        kill(proc)
+    assert build_marker.read_text() == before[1]
+    assert file_sha(warehouse) != before[0]
+
+    # The next run: incremental again (same change set, applied once more) and right.
+    done = build(run_pipeline, landing, data)
+    assert done.returncode == 0, done.output[-4000:]
+    built = marker(data)
+    assert (built["mode"], built["added"]) == ("incremental", ["2011-01.xlsx"])
+    assert_equals_full_refresh(run_pipeline, landing, data, tmp_path / "full")
+
+    # Asked for, a full refresh rebuilds a current warehouse, to the same tables.
+    rebuilt = build(run_pipeline, landing, data, "--pipeline-full-refresh", "true")
+    assert rebuilt.returncode == 0 and rebuilt.ran_tasks, rebuilt.output[-4000:]
+    assert marker(data)["mode"] == "full" and "full refresh was asked" in marker(data)["mode_reason"]
+    assert_equals_full_refresh(run_pipeline, landing, data, tmp_path / "full")
