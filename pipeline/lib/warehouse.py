@@ -104,8 +104,15 @@ def model_settings(settings: Settings) -> dict:
     """The settings that shape what the models hold, beyond the exports themselves: the conversion
     rules and the lake's format decide every line of the lake, so a change to either rebuilds the
     whole warehouse (the exports' sha256 stay the same). The unknown-value limits only decide whether
-    the tests pass: a change there runs an incremental build with no change set, which tests again."""
-    return {"conversion_rules": settings.conversion_rules.as_dict(), "lake_format": MANIFEST_VERSION}
+    the tests pass: a change there runs an incremental build with no change set, which tests again.
+    The DuckDB version: the index's value_hash is DuckDB's hash(), which a new version may change."""
+    from importlib.metadata import version
+
+    return {
+        "conversion_rules": settings.conversion_rules.as_dict(),
+        "lake_format": MANIFEST_VERSION,
+        "duckdb": version("duckdb"),
+    }
 
 
 @dataclass(frozen=True)

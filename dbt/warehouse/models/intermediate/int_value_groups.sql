@@ -16,6 +16,38 @@
     )
 }}
 
+{% set value_columns -%}
+    invoice_no, stock_code, stock_code_normalised, description, quantity, invoice_at, invoice_date,
+    unit_price, line_amount, customer_id, country_name
+{%- endset %}
+
+{% if all_exports_changed() -%}
+-- A full build numbered every line in int_invoice_lines_classified: a group of two or more lines is
+-- one that has a repeat, and the repeats are few.
+with
+
+repeats as (
+
+    select * from {{ ref('int_invoice_lines_classified') }}
+    where is_exact_duplicate
+
+),
+
+final as (
+
+    select
+        {{ value_hash() }} as value_hash,
+        count(*) + 1 as member_count,
+        {%- for column in value_columns.split(',') %}
+        any_value({{ column | trim }}) as {{ column | trim }}{{ ',' if not loop.last }}
+        {%- endfor %}
+
+    from repeats
+    group by value_hash
+
+)
+
+{%- else -%}
 with
 
 index as (
@@ -58,10 +90,6 @@ groups as (
 
     from touched
     left join member_counts on touched.value_hash = member_counts.value_hash
-    {%- if not is_incremental() %}
-    -- A full build reads every line: only groups of two or more lines need keeping.
-    where member_counts.member_count >= 2
-    {%- endif %}
 
 ),
 
@@ -128,5 +156,7 @@ final as (
     left join group_values on groups.value_hash = group_values.value_hash
 
 )
+
+{%- endif %}
 
 select * from final
