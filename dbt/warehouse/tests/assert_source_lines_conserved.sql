@@ -6,7 +6,10 @@ with
 counts as (
 
     select
-        (select count(*) from {{ ref('int_invoice_line_index') }} where not is_stale)
+        (
+            select count(*) from {{ ref('int_invoice_line_index') }}
+            where not is_stale
+        )
         + (
             select count(*) from {{ ref('rejected_invoice_lines') }}
             where duplicate_of_source_row is null

@@ -30,32 +30,32 @@ lines as (
 {% if all_exports_changed() -%}
 -- A full build reads every line: number them in one window over the lines themselves (one pass,
 -- no join back to the index).
-numbered as (
+    numbered as (
 
-    select
-        *,
-        row_number() over same_values as occurrence,
-        first_value(source_file) over same_values as first_source_file,
-        first_value(source_sheet) over same_values as first_source_sheet,
-        first_value(source_row) over same_values as first_source_row,
-        lag(source_file) over same_values as previous_source_file,
-        lag(source_sheet) over same_values as previous_source_sheet
+        select
+            *,
+            row_number() over same_values as occurrence,
+            first_value(source_file) over same_values as first_source_file,
+            first_value(source_sheet) over same_values as first_source_sheet,
+            first_value(source_row) over same_values as first_source_row,
+            lag(source_file) over same_values as previous_source_file,
+            lag(source_sheet) over same_values as previous_source_sheet
 
-    from lines
-    window same_values as (
-        partition by
-            invoice_no, stock_code, description, quantity,
-            invoice_at, unit_price, customer_id, country_name
-        order by source_file, source_sheet, source_row
-    )
+        from lines
+        window same_values as (
+            partition by
+                invoice_no, stock_code, description, quantity,
+                invoice_at, unit_price, customer_id, country_name
+            order by source_file, source_sheet, source_row
+        )
 
-),
+    ),
 
-with_fields as (
+    with_fields as (
 
-    select * from numbered
+        select * from numbered
 
-),
+    ),
 {%- else -%}
 index as (
 

@@ -20,32 +20,19 @@ stock_codes as (
 
 ),
 
-lines as (
+per_description as (
 
+    -- One pass over the fact, grouped by its integer product key: every later step reads this.
     select
-        upper(sales.stock_code) as stock_code_normalised,
-        sales.stock_code,
-        sales.description,
-        sales.invoice_at,
-        stock_codes.product_class,
-        stock_codes.class_version
-
-    from sales
-    left join stock_codes on upper(sales.stock_code) = stock_codes.stock_code_normalised
-
-),
-
-description_votes as (
-
-    select
-        stock_code_normalised,
+        product_key,
         description,
+        min(stock_code) as stock_code_example,
         count(*) as line_count,
+        min(invoice_at) as first_sold_at,
         max(invoice_at) as last_used_at
 
-    from lines
-    where description is not null
-    group by stock_code_normalised, description
+    from sales
+    group by product_key, description
 
 ),
 
@@ -54,28 +41,41 @@ ranked_descriptions as (
     select
         *,
         row_number() over (
-            partition by stock_code_normalised
+            partition by product_key
             order by line_count desc, last_used_at desc, description asc
         ) as description_rank,
-        count(*) over (partition by stock_code_normalised) as description_variant_count
+        count(*) over (partition by product_key) as description_variant_count
 
-    from description_votes
+    from per_description
+    -- Lines without a description do not vote.
+    where description is not null
+
+),
+
+per_product as (
+
+    select
+        product_key,
+        -- product_key is a hash of the upper-cased code: every code of one key upper-cases alike.
+        upper(min(stock_code_example)) as stock_code_normalised,
+        min(first_sold_at) as first_sold_at,
+        max(last_used_at) as last_sold_at,
+        sum(line_count) as line_count
+
+    from per_description
+    group by product_key
 
 ),
 
 products as (
 
     select
-        stock_code_normalised,
-        min(stock_code) as stock_code_example,
-        any_value(product_class) as product_class,
-        any_value(class_version) as class_version,
-        min(invoice_at) as first_sold_at,
-        max(invoice_at) as last_sold_at,
-        count(*) as line_count
+        per_product.*,
+        stock_codes.product_class,
+        stock_codes.class_version
 
-    from lines
-    group by stock_code_normalised
+    from per_product
+    left join stock_codes on per_product.stock_code_normalised = stock_codes.stock_code_normalised
 
 ),
 
@@ -93,7 +93,7 @@ final as (
 
     from products
     left join ranked_descriptions
-        on products.stock_code_normalised = ranked_descriptions.stock_code_normalised
+        on products.product_key = ranked_descriptions.product_key
         and ranked_descriptions.description_rank = 1
 
 )

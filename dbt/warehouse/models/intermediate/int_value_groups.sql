@@ -16,36 +16,40 @@
     )
 }}
 
-{% set value_columns -%}
-    invoice_no, stock_code, stock_code_normalised, description, quantity, invoice_at, invoice_date,
-    unit_price, line_amount, customer_id, country_name
-{%- endset %}
 
 {% if all_exports_changed() -%}
 -- A full build numbered every line in int_invoice_lines_classified: a group of two or more lines is
 -- one that has a repeat, and the repeats are few.
-with
+    with
 
-repeats as (
+    repeats as (
 
-    select * from {{ ref('int_invoice_lines_classified') }}
-    where is_exact_duplicate
+        select * from {{ ref('int_invoice_lines_classified') }}
+        where is_exact_duplicate
 
-),
+    ),
 
-final as (
+    final as (
 
-    select
-        {{ value_hash() }} as value_hash,
-        count(*) + 1 as member_count,
-        {%- for column in value_columns.split(',') %}
-        any_value({{ column | trim }}) as {{ column | trim }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        select
+            {{ value_hash() }} as value_hash,
+            count(*) + 1 as member_count,
+            any_value(invoice_no) as invoice_no,
+            any_value(stock_code) as stock_code,
+            any_value(stock_code_normalised) as stock_code_normalised,
+            any_value(description) as description,
+            any_value(quantity) as quantity,
+            any_value(invoice_at) as invoice_at,
+            any_value(invoice_date) as invoice_date,
+            any_value(unit_price) as unit_price,
+            any_value(line_amount) as line_amount,
+            any_value(customer_id) as customer_id,
+            any_value(country_name) as country_name
 
-    from repeats
-    group by value_hash
+        from repeats
+        group by value_hash
 
-)
+    )
 
 {%- else -%}
 with
@@ -93,10 +97,18 @@ groups as (
 
 ),
 
+changed_lines as (
+
+    -- Only the index rows of the exports read this build: the join below stays as small as they are.
+    select * from index
+    where not is_stale and {{ is_changed_export('source_file') }}
+
+),
+
 read_this_build as (
 
     select
-        index.value_hash,
+        changed_lines.value_hash,
         lines.invoice_no,
         lines.stock_code,
         lines.stock_code_normalised,
@@ -110,15 +122,14 @@ read_this_build as (
         lines.country_name
 
     from lines
-    inner join index
-        on lines.source_file = index.source_file
-        and lines.source_sheet = index.source_sheet
-        and lines.source_row = index.source_row
-        and not index.is_stale
-    where index.value_hash in (select groups.value_hash from groups)
+    inner join changed_lines
+        on lines.source_file = changed_lines.source_file
+        and lines.source_sheet = changed_lines.source_sheet
+        and lines.source_row = changed_lines.source_row
     -- Every line of a group holds the same fields: any one will do, the first for determinism.
     qualify row_number() over (
-        partition by index.value_hash order by lines.source_file, lines.source_sheet, lines.source_row
+        partition by changed_lines.value_hash
+        order by lines.source_file, lines.source_sheet, lines.source_row
     ) = 1
 
 ),

@@ -4,23 +4,23 @@ source as (
 
     {% if lake_files_are_empty('PIPELINE_LAKE_REJECT_FILES') -%}
     -- No lake file to read this build (it only removes exports): the lake's columns, no row.
-    select
-        cast(null as varchar) as source_file,
-        cast(null as varchar) as source_sha256,
-        cast(null as varchar) as source_sheet,
-        cast(null as bigint) as source_row,
-        cast(null as varchar) as reason_code,
-        cast(null as varchar) as raw_invoice_no,
-        cast(null as varchar) as raw_stock_code,
-        cast(null as varchar) as raw_description,
-        cast(null as varchar) as raw_quantity,
-        cast(null as varchar) as raw_invoice_ts,
-        cast(null as varchar) as raw_unit_price,
-        cast(null as varchar) as raw_customer_id,
-        cast(null as varchar) as raw_country
-    where false
+        select
+            cast(null as varchar) as source_file,
+            cast(null as varchar) as source_sha256,
+            cast(null as varchar) as source_sheet,
+            cast(null as bigint) as source_row,
+            cast(null as varchar) as reason_code,
+            cast(null as varchar) as raw_invoice_no,
+            cast(null as varchar) as raw_stock_code,
+            cast(null as varchar) as raw_description,
+            cast(null as varchar) as raw_quantity,
+            cast(null as varchar) as raw_invoice_ts,
+            cast(null as varchar) as raw_unit_price,
+            cast(null as varchar) as raw_customer_id,
+            cast(null as varchar) as raw_country
+        where false
     {%- else -%}
-    select * from {{ source('retail', 'invoice_line_rejects') }}
+        select * from {{ source('retail', 'invoice_line_rejects') }}
     {%- endif %}
 
 ),

@@ -4,22 +4,22 @@ source as (
 
     {% if lake_files_are_empty('PIPELINE_LAKE_LINE_FILES') -%}
     -- No lake file to read this build (it only removes exports): the lake's columns, no row.
-    select
-        cast(null as varchar) as invoice_no,
-        cast(null as varchar) as stock_code,
-        cast(null as varchar) as description,
-        cast(null as bigint) as quantity,
-        cast(null as timestamp) as invoice_ts,
-        cast(null as decimal(18, 3)) as unit_price,
-        cast(null as bigint) as customer_id,
-        cast(null as varchar) as country,
-        cast(null as varchar) as source_file,
-        cast(null as varchar) as source_sha256,
-        cast(null as varchar) as source_sheet,
-        cast(null as bigint) as source_row
-    where false
+        select
+            cast(null as varchar) as invoice_no,
+            cast(null as varchar) as stock_code,
+            cast(null as varchar) as description,
+            cast(null as bigint) as quantity,
+            cast(null as timestamp) as invoice_ts,
+            cast(null as decimal(18, 3)) as unit_price,
+            cast(null as bigint) as customer_id,
+            cast(null as varchar) as country,
+            cast(null as varchar) as source_file,
+            cast(null as varchar) as source_sha256,
+            cast(null as varchar) as source_sheet,
+            cast(null as bigint) as source_row
+        where false
     {%- else -%}
-    select * from {{ source('retail', 'invoice_lines') }}
+        select * from {{ source('retail', 'invoice_lines') }}
     {%- endif %}
 
 ),
