@@ -14,6 +14,7 @@ from pipeline.config import Settings
 from pipeline.lib.files import write_text_atomic
 from pipeline.lib.markers import BuildMarker, PublishedMarker, VerifiedMarker
 from pipeline.lib.postgres import redact
+from pipeline.summary import warehouse_build_line
 
 
 def collect_figures(settings: Settings) -> dict:
@@ -44,6 +45,8 @@ def collect_figures(settings: Settings) -> dict:
             "quarantine": rows.get("rejected_invoice_lines", 0),
         },
         "rows_per_table": rows,
+        # What this run's warehouse build did (the rows above are what the warehouse holds).
+        "warehouse_build": warehouse_build(build),
         "rejects_by_reason": dict(rejects),
         # Files of a landing folder and sheets of a workbook that hold no lines, with the reason.
         "skipped": {**build.skipped_files, **build.skipped_sheets},
@@ -67,6 +70,20 @@ def collect_figures(settings: Settings) -> dict:
     }
 
 
+def warehouse_build(build: BuildMarker) -> dict:
+    """The mode of the last warehouse build, why, its change set and the source rows it loaded and
+    took out: what this run did, beside the history's totals."""
+    return {
+        "mode": build.mode or "full",
+        "reason": build.mode_reason,
+        "added": build.added,
+        "replaced": build.replaced,
+        "removed": build.removed,
+        "lines_loaded": build.lines_loaded,
+        "lines_removed": build.lines_removed,
+    }
+
+
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Online Retail pipeline: run report</title>
@@ -83,6 +100,7 @@ PAGE = """<!DOCTYPE html>
 <table>
  <tr><td>generated</td><td>{generated_at}</td></tr>
  <tr><td>source</td><td>{source}</td></tr>
+ <tr><td>warehouse build</td><td>{warehouse_build}</td></tr>
  <tr><td>published version</td><td>{published_version} (warehouse {warehouse_version})</td></tr>
  <tr><td>fct_sales amount</td><td>{fact_amount} GBP</td></tr>
  <tr><td>PostgreSQL</td><td>{postgres}</td></tr>
@@ -164,6 +182,7 @@ def write_report(settings: Settings, figures: dict) -> Path:
             for k in ("generated_at", "source", "published_version", "warehouse_version", "fact_amount")
         },  # fmt: skip
         postgres=html.escape(figures["outputs"]["postgres"]),
+        warehouse_build=html.escape(warehouse_build_line(figures["warehouse_build"])),
         unknown_table=unknown_values_table(figures.get("unknown_values", [])),
     )
     for name, text in ((f"run-{stamp}.json", payload), (f"run-{stamp}.html", page),

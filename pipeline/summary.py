@@ -32,7 +32,13 @@ def print_summary(figures: dict, report: Path) -> None:
         "",
         "Online Retail pipeline: done",
         f"  source            {figures['source']}",
-        f"  source rows       {stages['source rows']:,}  (lake {stages['lake']:,}, "
+        *(
+            [f"  warehouse build   {warehouse_build_line(figures['warehouse_build'])}"]
+            if "warehouse_build" in figures
+            else []
+        ),  # fmt: skip
+        # What the warehouse holds now, every export's rows (the line above says what this run did).
+        f"  source rows held  {stages['source rows']:,}  (lake {stages['lake']:,}, "
         f"rejected at conversion {stages['source rows'] - stages['lake']:,})",
         f"  fct_sales         {stages['fct_sales']:,} lines, {figures['fact_amount']} GBP",
         f"  quarantine        {stages['quarantine']:,} lines (analytics.rejected_invoice_lines)",
@@ -41,7 +47,7 @@ def print_summary(figures: dict, report: Path) -> None:
         *unknown_value_lines(figures.get("unknown_values", [])),
         "  dimensions        " + ", ".join(f"{t} {rows[t]:,}" for t in sorted(rows) if t.startswith("dim_")),
         f"  dbt               {figures['dbt_results']}; dbt-postgres {figures['dbt_postgres_results']}",
-        "  stage timings     " + ", ".join(f"{stage} {s} s" for stage, s in seconds.items()),
+        "  stage timings     (this run) " + ", ".join(f"{stage} {s} s" for stage, s in seconds.items()),
         f"  published         version {figures['published_version']}",
         f"  report            {report}",
         f"  lake              {figures['outputs']['lake']}",
@@ -51,6 +57,16 @@ def print_summary(figures: dict, report: Path) -> None:
         "",
     ]
     print("\n".join(lines), file=sys.stderr)
+
+
+def warehouse_build_line(build: dict) -> str:
+    """One line for people: ``incremental (exports changed: 1 added): added x.xlsx; lines loaded ...``."""
+    changes = "; ".join(f"{kind} {', '.join(build[kind])}" for kind in ("added", "replaced", "removed")
+                        if build.get(kind))  # fmt: skip
+    return (
+        f"{build['mode']} ({build['reason']})" + (f": {changes}" if changes else "")
+        + f"; source rows loaded {build['lines_loaded']:,}, taken out {build['lines_removed']:,}"
+    )  # fmt: skip
 
 
 def unknown_value_lines(unknown: list[dict]) -> list[str]:

@@ -8,8 +8,10 @@ whole (renamed into place), so the test knows the run got there and how far, and
 test takes the database away.
 
 Stages: ``lake_month_<n>`` (pipeline/lib/lake.py: n month files written to the staging folder),
-``lake_before_manifest`` (the files renamed into the lake, the manifest not yet written), ``copy``,
-``before_go_live`` and ``in_go_live`` (pipeline/lib/publish.py).
+``lake_before_manifest`` (the files renamed into the lake, the manifest not yet written),
+``warehouse_before_swap`` (dbt built and tested the building file, not yet renamed over the live one)
+and ``warehouse_swapped`` (renamed, the build marker not yet written; pipeline/lib/warehouse.py),
+``copy``, ``before_go_live`` and ``in_go_live`` (pipeline/lib/publish.py).
 """
 
 from __future__ import annotations
