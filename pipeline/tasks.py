@@ -213,6 +213,13 @@ class BuildWarehouse(luigi.Task):
         unknown_values = result.pop("unknown_values")
         self.set_progress_percentage(100)
         before = previous.export_rows if previous else {}
+        months = {name: sorted(m.lines_by_month) for name, m in manifests.items()}
+        old_months = previous.export_months if previous else {}
+        touched = (
+            {month for ms in months.values() for month in ms}
+            if plan.mode == "full"
+            else {m for n in plan.changed for m in (*old_months.get(n, []), *months.get(n, []))}
+        )
         # This run's conversions: the exports new to the warehouse or re-exported, not the history's.
         figures["convert_seconds"] = round(sum(manifests[n].seconds for n in plan.read), 2)
         BuildMarker(
@@ -224,6 +231,7 @@ class BuildWarehouse(luigi.Task):
             dbt=result,
             exports={name: m.workbook_sha256 for name, m in manifests.items()},
             export_rows={name: m.source_rows for name, m in manifests.items()},
+            export_months=months,
             dbt_project=project,
             model_settings=shaping,
             mode=plan.mode,
@@ -233,6 +241,7 @@ class BuildWarehouse(luigi.Task):
             removed=plan.removed,
             lines_loaded=sum(manifests[n].source_rows for n in read),
             lines_removed=sum(before.get(n, 0) for n in (*plan.replaced, *plan.removed)),
+            months_touched=sorted(touched),
             built_at=time.time(),
             **figures,
         ).write(settings.build_marker)

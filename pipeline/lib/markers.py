@@ -74,6 +74,7 @@ class BuildMarker(Marker):
     # What the warehouse holds. A marker without them (older pipeline) makes the next build a full one.
     exports: dict[str, str] = field(default_factory=dict)  # export file name -> sha256
     export_rows: dict[str, int] = field(default_factory=dict)  # export file name -> source rows
+    export_months: dict[str, list[str]] = field(default_factory=dict)  # export -> its lines' "YYYY-MM"
     dbt_project: str = ""  # fingerprint of dbt/warehouse
     model_settings: dict[str, Any] = field(default_factory=dict)  # warehouse.model_settings
     # What this build did: "full" or "incremental", why, the change set, source rows read from the
@@ -85,6 +86,10 @@ class BuildMarker(Marker):
     removed: list[str] = field(default_factory=list)
     lines_loaded: int = 0
     lines_removed: int = 0
+    # The invoice months ("YYYY-MM") whose fact lines this build may have changed: those of the changed
+    # exports' lines, old and new (a line of another export that turns kept or repeat shares its fields,
+    # so its month, with a line of a changed export). A full build: every month held.
+    months_touched: list[str] = field(default_factory=list)
     built_at: float = 0.0  # time.time() when the marker was written
 
 
