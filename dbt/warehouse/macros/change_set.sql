@@ -19,8 +19,12 @@
 {% macro is_changed_export(source_file='source_file') -%}
     {%- if all_exports_changed() -%}
         true
+    {%- elif changed_exports() == '[]' -%}
+        false
     {%- else -%}
-        list_contains(cast({{ changed_exports() }} as varchar[]), {{ source_file }})
+        {#- The list literal's items as an IN list: DuckDB filters a dictionary-encoded column by it
+            without evaluating a function per row. -#}
+        {{ source_file }} in ({{ changed_exports()[1:-1] }})
     {%- endif -%}
 {%- endmacro %}
 
