@@ -1,7 +1,7 @@
 {#-
   The source fields of the value groups that a later build may need without reading their lines
-  again: one row per value_hash of a group with two or more lines, plus every group this build
-  touched. All lines of a group share their eight fields, so when an export goes, the repeat in
+  again: one row per value_hash of a group with two or more lines, plus the groups this build touched
+  that lost lines. All lines of a group share their eight fields, so when an export goes, the repeat in
   another export that becomes the kept line takes its fields from here (its own export is not read).
   A build first drops the groups of fewer than two lines (left from the build before), then replaces
   the rows of the groups it touched: from the lines read this build where the group has one, else
@@ -78,7 +78,8 @@ member_counts as (
 
     select
         value_hash,
-        count(*) as member_count
+        count(*) as member_count,
+        count(*) filter (where not {{ is_changed_export('source_file') }}) as unchanged_member_count
 
     from index
     where not is_stale and value_hash in (select touched.value_hash from touched)
@@ -94,6 +95,16 @@ groups as (
 
     from touched
     left join member_counts on touched.value_hash = member_counts.value_hash
+    -- A lone new line (most of a new export) needs no row: its fields are in the lake files read this
+    -- build, and no other line shares them. Every other touched group gets one: two or more lines, a
+    -- line of an unchanged export that this build may turn kept (int_invoice_lines_duplicates_flagged
+    -- reads its fields here), none left, or a row from before (its count is brought up to date, so the
+    -- next build drops the row of a group down to one line).
+    where
+        not (member_counts.member_count = 1 and member_counts.unchanged_member_count = 0)
+        {%- if is_incremental() %}
+            or touched.value_hash in (select kept.value_hash from {{ this }} as kept)
+        {%- endif %}
 
 ),
 
