@@ -1,7 +1,7 @@
 {#-
   The persistent index of every typed line of the exports the warehouse holds: its place (file,
   sheet, row), the hash of its eight source fields (value_hash) and the few values that models over
-  the whole history need (stock code, country, amount), nothing else. Maintained per export: an
+  the whole history need (invoice number, stock code, country, amount), nothing else. Maintained per export: an
   incremental build appends the lines of the exports it reads and marks the lines of every changed
   export of the previous state stale first, so that the models after it can still see which value
   groups those lines belonged to (an export removed or re-exported takes its lines out of their
@@ -36,6 +36,7 @@ final as (
         source_sheet,
         source_row,
         {{ value_hash() }} as value_hash,
+        invoice_no,
         stock_code_normalised,
         country_name,
         line_amount,
