@@ -246,7 +246,7 @@ def publish(request: PublishRequest) -> PublishResult:
         finally:
             duck.close()
         with _timed(seconds, "index"):
-            _add_piece_keys(conn, shapes, copied)
+            _add_piece_keys(request.dsn, shapes, copied, request.copy_threads)
         fault_point("before_go_live")
         rows_copied = {name: sum(p.rows for p in copied if p.table == name) for name in shapes}
         months = {
@@ -494,26 +494,8 @@ def _copy_pieces(duck: WarehouseBridge, shapes: dict[str, Shape], pieces: list[P
     if not todo:
         return
     with ExitStack() as stack:
-        entered = [stack.enter_context(duck.cursor()) for _ in range(max(1, threads))]
-        pool = stack.enter_context(ThreadPoolExecutor(len(entered)))
-        free = list(entered)
-        running: dict = {}
-        first_done = False
-        for piece in todo:
-            if not free:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    future.result()
-                    free.append(running.pop(future))
-                if not first_done:
-                    first_done = True
-                    fault_point("copy")
-            cursor = free.pop()
-            running[pool.submit(one, piece, cursor)] = cursor
-        for future in list(running):
-            future.result()
-        if not first_done:
-            fault_point("copy")
+        cursors = [stack.enter_context(duck.cursor()) for _ in range(max(1, min(threads, len(todo))))]
+        _share_out(cursors, todo, lambda cursor, piece: one(piece, cursor), lambda: fault_point("copy"))
 
 
 def _verify_against_warehouse(conn, shapes: dict[str, Shape], pieces: list[Piece]) -> None:
@@ -565,21 +547,54 @@ def _check_contract_types(
         )
 
 
-def _add_piece_keys(conn, shapes: dict[str, Shape], pieces: list[Piece]) -> None:
+def _add_piece_keys(dsn: str, shapes: dict[str, Shape], pieces: list[Piece], threads: int) -> None:
     """Before go-live, on each copied piece: the primary key, and on a month the indexes its partitioned
     table has (ATTACH adopts them instead of building them in the go-live transaction); fresh planner
-    statistics. Foreign keys come with ATTACH, or live on the table a whole piece is synced into."""
-    conn.execute(f"set maintenance_work_mem = {quote_literal(MAINTENANCE_WORK_MEM)}")
-    for piece in pieces:
+    statistics. Foreign keys come with ATTACH, or live on the table a whole piece is synced into.
+    ``threads`` connections at once: an index build is mostly one CPU's sort."""
+
+    def one(conn, piece: Piece) -> None:
         shape = shapes[piece.table]
         relation = _relation(piece.relation)
+        statements = []
         if shape.primary_key:
             cols = ", ".join(quote_ident(c) for c in shape.primary_key)
-            conn.execute(f"alter table {relation} add primary key ({cols})")
+            statements.append(f"alter table {relation} add primary key ({cols})")
         if shape.partition_column:
-            for column, _, _ in shape.foreign_keys:
-                conn.execute(f"create index on {relation} ({quote_ident(column)})")
-        conn.execute(f"analyze {relation}")
+            statements += [f"create index on {relation} ({quote_ident(c)})" for c, _, _ in shape.foreign_keys]
+        for statement in [*statements, f"analyze {relation}"]:
+            conn.execute(statement)
+
+    todo = sorted(pieces, key=lambda p: -p.rows)
+    if not todo:
+        return
+    with ExitStack() as stack:
+        conns = [stack.enter_context(connect(dsn)) for _ in range(max(1, min(threads, len(todo))))]
+        for conn in conns:
+            conn.execute(f"set maintenance_work_mem = {quote_literal(MAINTENANCE_WORK_MEM)}")
+        _share_out(conns, todo, one)
+
+
+def _share_out(workers: list, items: list, work, after_first=None) -> None:
+    """``work(worker, item)`` for every item, in order, each worker (a connection) on one item at a
+    time in a thread of its own; ``after_first()`` once the first item is done (a fault point)."""
+    with ThreadPoolExecutor(len(workers)) as pool:
+        free, running = list(workers), {}
+        for item in items:
+            if not free:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()
+                    free.append(running.pop(future))
+                if after_first:
+                    after_first()
+                    after_first = None
+            worker = free.pop()
+            running[pool.submit(work, worker, item)] = worker
+        for future in list(running):
+            future.result()
+    if after_first:
+        after_first()
 
 
 def _ledger_row(request, version, shapes, pieces, rows_copied, months, seconds) -> dict:
