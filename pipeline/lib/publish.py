@@ -96,6 +96,12 @@ alter table {META_SCHEMA}.publish_ledger add constraint publish_ledger_status_ch
 # sorting, and needs no privilege.
 MAINTENANCE_WORK_MEM = "512MB"
 
+# The partitions of a table (by name): schema.table, as the ledger records them.
+_PARTITIONS_OF = (
+    "select n.nspname || '.' || c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+    "join pg_namespace n on n.oid = c.relnamespace where i.inhparent = to_regclass(%s)"
+)
+
 # The key of the one piece of a table that is not partitioned.
 WHOLE = "all"
 
@@ -400,7 +406,7 @@ def _dependent_views(conn, table: str) -> list[tuple[str, str]]:
             join pg_rewrite r on r.oid = d.objid
             where d.classid = 'pg_rewrite'::regclass and r.ev_class <> x.oid
         )
-        select c.oid::regclass::text, n.nspname from dependents x join pg_class c on c.oid = x.oid
+        select n.nspname || '.' || c.relname, n.nspname from dependents x join pg_class c on c.oid = x.oid
         join pg_namespace n on n.oid = c.relnamespace order by 1
         """,
         (f"{LIVE_SCHEMA}.{quote_ident(table)}",),
@@ -672,7 +678,7 @@ def _go_live(conn, specs, shapes, pieces, live, rebuild, request: PublishRequest
                 )
                 fault_point("in_go_live")
             return attempt
-        except psycopg.errors.LockNotAvailable:
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
             if attempt == attempts:
                 raise PublishError(
                     f"could not go live: a reader held a lock on {LIVE_SCHEMA} through {attempts} tries "
@@ -702,7 +708,7 @@ def _create_live_tables(conn, shapes: dict[str, Shape], rebuild: set[str]) -> No
             continue
         if found[name] == "p":
             for (part,) in conn.execute(
-                "select inhrelid::regclass::text from pg_inherits where inhparent = to_regclass(%s)",
+                _PARTITIONS_OF,
                 (f"{LIVE_SCHEMA}.{quote_ident(name)}",),
             ).fetchall():
                 _detach(conn, name, part)
@@ -757,24 +763,33 @@ def _swap_to(conn, shapes: dict[str, Shape], desired: dict, current: dict) -> No
         if not shapes[name].partition_column
         and desired.get(name, {}).get(WHOLE) != current.get(name, {}).get(WHOLE)
     ]
+    swaps = {}
+    for name in order:
+        if shapes[name].partition_column:
+            attached = {
+                part for (part,) in conn.execute(_PARTITIONS_OF, (f"{LIVE_SCHEMA}.{quote_ident(name)}",))
+            }
+            wanted = {relation: key for key, relation in desired.get(name, {}).items()}
+            if attached != set(wanted):
+                swaps[name] = (
+                    sorted(attached - set(wanted)),
+                    {r: wanted[r] for r in sorted(set(wanted) - attached)},
+                )
+    # A detached month's foreign keys are dropped, and dropping one locks its dimension exclusively.
+    # Take those locks first, facts before dimensions, as a query joining them takes them: a reader
+    # then waits for the go-live (or the go-live for it), and neither holds what the other waits for.
+    detaching = [name for name, (gone, _) in swaps.items() if gone]
+    if detaching:
+        targets = sorted({t for name in detaching for _, t, _ in shapes[name].foreign_keys} - set(detaching))
+        tables = ", ".join(_live_table(t) for t in [*sorted(detaching), *targets])
+        conn.execute(f"lock table {tables} in access exclusive mode")
     for name in whole:
         _upsert(conn, shapes[name], desired[name][WHOLE])
-    for name in order:
-        shape = shapes[name]
-        if not shape.partition_column:
-            continue
-        attached = {
-            part
-            for (part,) in conn.execute(
-                "select inhrelid::regclass::text from pg_inherits where inhparent = to_regclass(%s)",
-                (f"{LIVE_SCHEMA}.{quote_ident(name)}",),
-            ).fetchall()
-        }
-        wanted = {relation: key for key, relation in desired.get(name, {}).items()}
-        for part in sorted(attached - set(wanted)):
+    for name, (gone, added) in swaps.items():
+        for part in gone:
             _detach(conn, name, part)
-        for relation in sorted(set(wanted) - attached):
-            low, high = _month_bounds(wanted[relation])
+        for relation, key in added.items():
+            low, high = _month_bounds(key)
             conn.execute(
                 f"alter table {_live_table(name)} attach partition {_relation(relation)} "
                 f"for values from ({low}) to ({high})"
