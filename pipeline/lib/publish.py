@@ -232,7 +232,8 @@ def publish(request: PublishRequest) -> PublishResult:
             f"select coalesce(max(published_version), 0) + 1 from {META_SCHEMA}.publish_ledger"
         ).fetchone()[0]
         schema = _version_schema(version)
-        duck = WarehouseBridge(request.warehouse_path, request.dsn, request.max_connections)
+        with _timed(seconds, "attach"):
+            duck = WarehouseBridge(request.warehouse_path, request.dsn, request.max_connections)
         try:
             shapes = _shapes(specs, duck.columns_of, request.warehouse_path)
             rebuild = _tables_to_rebuild(conn, shapes, live)
@@ -266,7 +267,8 @@ def publish(request: PublishRequest) -> PublishResult:
                 conn, specs, shapes, pieces, live, rebuild, request, ledger_row
             )
         kept = [_pieces_json(pieces)] + ([live.pieces] if live and live.pieces else [])
-        _drop_unreferenced(conn, kept, lock_timeout_ms=request.lock_timeout_ms)
+        with _timed(seconds, "drop_old"):
+            _drop_unreferenced(conn, kept, lock_timeout_ms=request.lock_timeout_ms)
         release_publish_lock(conn)
     rows, amounts = _totals(shapes, pieces)
     return PublishResult(version, schema, rows, amounts, seconds, False, rows_copied, months)
@@ -864,21 +866,23 @@ def _drop_unreferenced(conn, kept: list[dict], lock_timeout_ms: int) -> None:
     referenced = {e["relation"] for state in kept for ps in state.values() for e in ps.values()}
     tables = conn.execute(
         "select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-        "where n.nspname ~ %s and c.relkind in ('r', 'p', 'v') "
+        "where n.nspname ~ %s and c.relkind in ('r', 'p') "
         "and not exists (select from pg_inherits i where i.inhrelid = c.oid)",
         (f"^{LIVE_SCHEMA}_v[0-9]+$",),
     ).fetchall()
-    for (name,) in tables:
-        if name in referenced:
-            continue
+    gone = [name for (name,) in tables if name not in referenced]
+    # One transaction for all (each commit is a WAL flush); if one is read now, or a user's view reads
+    # it, one by one, leaving that one for next time.
+    for batch in [gone] if len(gone) < 2 else [gone, *([name] for name in gone)]:
         try:
             with conn.transaction():
                 conn.execute(f"set local lock_timeout = {int(lock_timeout_ms)}")
-                conn.execute(f"drop table if exists {_relation(name)}")
+                for name in batch:
+                    conn.execute(f"drop table if exists {_relation(name)}")
+            if batch is gone:
+                break
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DependentObjectsStillExist):
-            pass  # read now, or a user's view reads it: next time
-        except psycopg.errors.WrongObjectType:
-            pass  # a view someone made there: not ours to drop
+            pass
     for (schema,) in conn.execute(
         "select nspname from pg_namespace n where nspname ~ %s "
         "and not exists (select from pg_class c where c.relnamespace = n.oid)",
