@@ -777,13 +777,16 @@ def _swap_to(conn, shapes: dict[str, Shape], desired: dict, current: dict) -> No
                     sorted(attached - set(wanted)),
                     {r: wanted[r] for r in sorted(set(wanted) - attached)},
                 )
-    # A detached month's foreign keys are dropped, and dropping one locks its dimension exclusively.
-    # Take those locks first, facts before dimensions, as a query joining them takes them: a reader
-    # then waits for the go-live (or the go-live for it), and neither holds what the other waits for.
-    detaching = [name for name, (gone, _) in swaps.items() if gone]
-    if detaching:
-        targets = sorted({t for name in detaching for _, t, _ in shapes[name].foreign_keys} - set(detaching))
-        tables = ", ".join(_live_table(t) for t in [*sorted(detaching), *targets])
+    # A query holding a partitioned table must not see its months change under it: ATTACH alone locks
+    # the table only against other DDL, and a query planned with the old months that took its snapshot
+    # after the commit would read them with the new dimensions. So lock each table whose months change,
+    # exclusively, until the commit. A detached month's foreign keys are dropped, which locks its
+    # dimensions exclusively too. Take all of it first, facts before dimensions, as a query joining
+    # them takes them: a reader then waits for the go-live (or the go-live for it), not both.
+    if swaps:
+        detaching = {name for name, (gone, _) in swaps.items() if gone}
+        targets = sorted({t for name in detaching for _, t, _ in shapes[name].foreign_keys} - set(swaps))
+        tables = ", ".join(_live_table(t) for t in [*sorted(swaps), *targets])
         conn.execute(f"lock table {tables} in access exclusive mode")
     for name in whole:
         _upsert(conn, shapes[name], desired[name][WHOLE])
