@@ -347,6 +347,12 @@ def test_a_publish_copies_the_months_that_changed_and_equals_a_full_one(warehous
     assert len(refreshed.months_touched["fct_sales"]) == 13
     assert table_digests(pg_dsn) == table_digests(full_db)
 
+    # The export removed again: its months go back to B's rows, equal to a full publish of B.
+    shrunk = do_publish(b, pg_dsn)
+    assert shrunk.months_touched["fct_sales"] == ["201012", "201101", "201108"]
+    do_publish(b, full_db)
+    assert table_digests(pg_dsn) == table_digests(full_db)
+
 
 @pytest.mark.parametrize("stage", ["copy", "before_go_live", "in_go_live"])
 def test_sigkill_in_a_publish_of_changed_months_leaves_the_previous_version(
