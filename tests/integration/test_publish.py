@@ -509,3 +509,29 @@ def test_the_old_layout_is_taken_over_but_never_drops_a_user_s_view(warehouses, 
     assert kind == ("p",) and statuses == {1: "superseded", 2: "live"}
     with pytest.raises(PublishError, match="earlier layout|no earlier version"):
         restore_previous(pg_dsn)
+
+
+def test_after_restore_previous_the_next_run_publishes_and_verifies_the_current_warehouse(
+    run_pipeline, pg_dsn, tmp_path
+):
+    env = {"PIPELINE_PG_DSN": pg_dsn}
+    run_pipeline.env = run_pipeline.env | env  # the restore-previous command's too
+    book = write_workbook(tmp_path / "in" / "Online Retail.xlsx", SMALL_ROWS)
+    assert run_pipeline("--source", str(book), env=env).returncode == 0
+    write_workbook(tmp_path / "in" / "More.xlsx", [(999001, *SMALL_ROWS[0][1:])])
+    assert run_pipeline("--source", str(book.parent), env=env).returncode == 0
+    grown = live_state(pg_dsn)
+
+    restore = run_pipeline.cli("restore-previous", check=False)
+    assert restore.returncode == 0, restore.output
+    assert live_state(pg_dsn)[1] == grown[1] - 1
+    again = run_pipeline("--source", str(book.parent), env=env)
+
+    assert again.returncode == 0, again.output
+    assert live_state(pg_dsn) == grown
+    verified = json.loads((tmp_path / "data" / "warehouse" / "retail.verified.json").read_text())
+    assert verified["warehouse_version"] == grown[0]
+    with psycopg.connect(pg_dsn) as conn:
+        ledger = conn.execute("select status from pipeline_meta.publish_ledger order by published_version")
+        statuses = [status for (status,) in ledger]
+    assert statuses == ["superseded", "rolled_back", "live"]
