@@ -874,18 +874,27 @@ def _drop_unreferenced(conn, kept: list[dict], lock_timeout_ms: int) -> None:
         (f"^{LIVE_SCHEMA}_v[0-9]+$",),
     ).fetchall()
     gone = [name for (name,) in tables if name not in referenced]
-    # One transaction for all (each commit is a WAL flush); if one is read now, or a user's view reads
-    # it, one by one, leaving that one for next time.
-    for batch in [gone] if len(gone) < 2 else [gone, *([name] for name in gone)]:
+
+    def drop(names: list[str]) -> bool:
         try:
             with conn.transaction():
                 conn.execute(f"set local lock_timeout = {int(lock_timeout_ms)}")
-                for name in batch:
-                    conn.execute(f"drop table if exists {_relation(name)}")
-            if batch is gone:
-                break
+                conn.execute(f"drop table if exists {', '.join(_relation(n) for n in names)}")
+            return True
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DependentObjectsStillExist):
-            pass
+            return False
+
+    # One statement for all (tables of the earlier layout reference each other; each commit is a WAL
+    # flush). If one is read now, or a user's view reads it: one by one, until no more can go; the
+    # rest is left for next time.
+    if gone and not drop(gone):
+        progress = True
+        while gone and progress:
+            progress = False
+            for name in list(gone):
+                if drop([name]):
+                    gone.remove(name)
+                    progress = True
     for (schema,) in conn.execute(
         "select nspname from pg_namespace n where nspname ~ %s "
         "and not exists (select from pg_class c where c.relnamespace = n.oid)",

@@ -472,6 +472,10 @@ def _old_layout(dsn: str) -> None:
             "create table analytics_v1.fct_sales (sales_line_key bigint primary key, line_amount numeric)"
         )
         conn.execute("insert into analytics_v1.fct_sales values (1, 2.5)")
+        conn.execute("create table analytics_v1.dim_date (date_key integer primary key)")
+        conn.execute(
+            "alter table analytics_v1.fct_sales add column date_key integer references analytics_v1.dim_date"
+        )
         conn.execute("create view analytics.fct_sales as select * from analytics_v1.fct_sales")
         conn.execute("create view analytics.sales_enriched as select * from analytics.fct_sales")
         conn.execute(
@@ -507,6 +511,8 @@ def test_the_old_layout_is_taken_over_but_never_drops_a_user_s_view(warehouses, 
         ).fetchone()
         statuses = dict(conn.execute("select published_version, status from pipeline_meta.publish_ledger"))
     assert kind == ("p",) and statuses == {1: "superseded", 2: "live"}
+    with psycopg.connect(pg_dsn) as conn:  # the earlier layout's tables are dropped, keys and all
+        assert conn.execute("select to_regnamespace('analytics_v1')").fetchone() == (None,)
     with pytest.raises(PublishError, match="earlier layout|no earlier version"):
         restore_previous(pg_dsn)
 
