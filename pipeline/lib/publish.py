@@ -256,11 +256,7 @@ def publish(request: PublishRequest) -> PublishResult:
             _add_piece_keys(request.dsn, shapes, copied, request.copy_threads)
         fault_point("before_go_live")
         rows_copied = {name: sum(p.rows for p in copied if p.table == name) for name in shapes}
-        months = {
-            name: sorted(p.key for p in copied if p.table == name)
-            for name, shape in shapes.items()
-            if shape.partition_column
-        }
+        months = _months_touched(shapes, pieces, live, rebuild)
         ledger_row = _ledger_row(request, version, shapes, pieces, rows_copied, months, seconds)
         with _timed(seconds, "go_live"):
             seconds["go_live_attempts"] = _go_live(
@@ -272,6 +268,20 @@ def publish(request: PublishRequest) -> PublishResult:
         release_publish_lock(conn)
     rows, amounts = _totals(shapes, pieces)
     return PublishResult(version, schema, rows, amounts, seconds, False, rows_copied, months)
+
+
+def _months_touched(shapes, pieces: list[Piece], live: _LiveVersion | None, rebuild: set[str]) -> dict:
+    """Per partitioned table, the months this publish swaps in, and those it takes out (a month whose
+    only export was removed)."""
+    live_pieces = (live.pieces or {}) if live else {}
+    months = {}
+    for name, shape in shapes.items():
+        if shape.partition_column:
+            copied = {p.key for p in pieces if p.table == name and p.copied}
+            kept = {p.key for p in pieces if p.table == name}
+            gone = set(live_pieces.get(name, {})) - kept if name not in rebuild else set()
+            months[name] = sorted(copied | gone)
+    return months
 
 
 def _version_schema(version: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from pipeline.lib.publish import Shape, _dependency_order, _month_bounds
+from pipeline.lib.publish import Piece, Shape, _dependency_order, _LiveVersion, _month_bounds, _months_touched
 from pipeline.lib.specs import TableSpec
 
 
@@ -40,3 +40,22 @@ def test_referenced_tables_come_first_and_a_shape_s_signature_survives_the_ledge
     assert order.index("dim_date") < order.index("fct_sales") and sorted(order) == sorted(shapes)
     again = Shape.from_json(json.loads(json.dumps(dataclasses.asdict(shapes["fct_sales"]))))
     assert again.signature == shapes["fct_sales"].signature
+
+
+def test_months_touched_are_those_copied_and_those_taken_out():
+    fact = Shape("fct_sales", [("date_key", "integer", True)], ["date_key"], "date_key", [])
+    live = _LiveVersion(1, "w1", {"fct_sales": fact}, {"fct_sales": {
+        "201101": {"fingerprint": "a", "rows": 1, "relation": "analytics_v1.fct_sales_201101"},
+        "201102": {"fingerprint": "b", "rows": 1, "relation": "analytics_v1.fct_sales_201102"},
+        "201103": {"fingerprint": "c", "rows": 1, "relation": "analytics_v1.fct_sales_201103"},
+    }})  # fmt: skip
+    pieces = [
+        Piece("fct_sales", "201101", "a", 1, {}, "analytics_v1.fct_sales_201101"),
+        Piece("fct_sales", "201102", "b2", 2, {}, "analytics_v2.fct_sales_201102", copied=True),
+        Piece("fct_sales", "201104", "d", 1, {}, "analytics_v2.fct_sales_201104", copied=True),
+    ]
+
+    assert _months_touched({"fct_sales": fact}, pieces, live, set()) == {
+        "fct_sales": ["201102", "201103", "201104"]
+    }
+    assert _months_touched({"fct_sales": fact}, pieces, None, set()) == {"fct_sales": ["201102", "201104"]}
