@@ -67,10 +67,14 @@ class Settings:
         1.0, "First retry delay of a download; doubles per try, capped at 30 s"
     )
     bi_role: str = setting(
-        "analytics_reader", "Read-only role granted USAGE and SELECT on schema analytics, nothing else"
+        "analytics_reader",
+        "Read-only role granted USAGE on schema analytics and SELECT (and REFERENCES, so that "
+        "information_schema shows it the keys) on its tables, nothing else",
     )
     publish_lock_timeout_ms: int = setting(
-        5000, "lock_timeout of each go-live try; readers never wait longer behind the view swap"
+        5000,
+        "lock_timeout of each go-live try: readers queued behind a go-live that waits for a long query "
+        "wait at most this long (then the go-live tries again later)",
     )
     dbt_project_dir: Path = setting(
         WAREHOUSE_PROJECT_DIR,

@@ -267,7 +267,8 @@ class PublishToPostgres(luigi.Task):
         )
         result = retry_transient(lambda: publish(request))
         self.set_status_message(
-            f"version {result.published_version} live: {sum(result.rows.values()):,} rows in {result.schema}"
+            f"version {result.published_version} live: {sum(result.rows.values()):,} rows, "
+            f"{sum(result.rows_copied.values()):,} of them copied"
         )
         self.set_progress_percentage(100)
         PublishedMarker(
@@ -278,6 +279,8 @@ class PublishToPostgres(luigi.Task):
             amounts=result.amounts,
             seconds=result.seconds,
             dsn=redact(dsn),
+            rows_copied=result.rows_copied,
+            months_touched=result.months_touched,
         ).write(settings.published_marker)
 
 
@@ -307,6 +310,9 @@ class VerifyPostgres(luigi.Task):
             and version is not None
             and marker.warehouse_version == version
             and marker.olap_project == dbt_project_fingerprint(settings.dbt_olap_project_dir)
+            # After restore-previous the live version is another: the next run publishes this one
+            # again, and verifies it.
+            and PublishedVersion(version).exists()
         )
 
     def run(self):
