@@ -8,8 +8,8 @@ whole (renamed into place), so the test knows the run got there and how far, and
 test takes the database away.
 
 Stages: ``lake_month_<n>`` (pipeline/lib/lake.py: n month files written to the staging folder),
-``lake_before_manifest`` (the files renamed into the lake, the manifest not yet written), ``copy``,
-``before_go_live`` and ``in_go_live`` (pipeline/lib/publish.py).
+``lake_before_manifest`` (the files renamed into the lake, the manifest not yet written), ``copy``
+(pipeline/lib/publish_copy.py), ``before_go_live`` and ``in_go_live`` (pipeline/lib/publish.py).
 """
 
 from __future__ import annotations

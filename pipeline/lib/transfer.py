@@ -2,8 +2,8 @@
 installed offline from the pinned ``duckdb-extension-postgres-scanner`` wheel: the bridge between the
 two databases, and the copy of one table.
 
-The publish (``publish.py``) decides what to copy where (which months, over how many cursors at once)
-and checks it afterwards.
+The publish decides what to copy where (which months: ``publish_pieces.py``; over how many cursors at
+once: ``publish_copy.py``) and checks it afterwards.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from pipeline.lib.publish import Piece, Shape, _dependency_order, _LiveVersion, _month_bounds, _months_touched
+from pipeline.lib.publish_layout import _dependency_order
+from pipeline.lib.publish_pieces import Piece, Shape, _LiveVersion, _month_bounds, _months_touched
 from pipeline.lib.specs import TableSpec
 
 
