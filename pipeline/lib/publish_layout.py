@@ -21,17 +21,23 @@ def _live_table(table: str) -> str:
     return _qualified(LIVE_SCHEMA, table)
 
 
-def _tables_to_rebuild(conn, shapes: dict[str, Shape], live: _LiveVersion | None) -> set[str]:
-    """The tables of ``analytics`` that must be (re)created: missing, a view of the earlier layout, or of
-    another shape than the live version's. Fails, before any copy, when views outside ``analytics``
-    depend on one (dropping it would drop them)."""
-    found = dict(
+def _live_relations(conn) -> dict[str, str]:
+    """The relations of ``analytics`` by name, with their kind (``r`` table, ``p`` partitioned, ``v``
+    view)."""
+    return dict(
         conn.execute(
             "select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace "
             "where n.nspname = %s",
             (LIVE_SCHEMA,),
         ).fetchall()
     )
+
+
+def _tables_to_rebuild(conn, shapes: dict[str, Shape], live: _LiveVersion | None) -> set[str]:
+    """The tables of ``analytics`` that must be (re)created: missing, a view of the earlier layout, or of
+    another shape than the live version's. Fails, before any copy, when views outside ``analytics``
+    depend on one (dropping it would drop them)."""
+    found = _live_relations(conn)
     rebuild = set()
     for name, shape in shapes.items():
         kind = found.get(name)
@@ -91,13 +97,7 @@ def _create_live_tables(conn, shapes: dict[str, Shape], rebuild: set[str]) -> No
     outside ``analytics`` depends on it; dbt-postgres's views there are rebuilt after every publish)."""
     if not rebuild:
         return
-    found = dict(
-        conn.execute(
-            "select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-            "where n.nspname = %s",
-            (LIVE_SCHEMA,),
-        ).fetchall()
-    )
+    found = _live_relations(conn)
     # Dropping a partitioned table drops its months: detach them first, they may be kept for a restore.
     for name in _dependency_order(shapes)[::-1]:
         if name not in rebuild or name not in found:
