@@ -180,7 +180,11 @@ def _s3_client():
             # MinIO and moto answer path-style requests whatever their host name; AWS accepts both.
             s3={"addressing_style": "path"},
         )
-        _CLIENT.update(pid=pid, client=boto3.session.Session().client("s3", config=config))
+        session = boto3.session.Session()
+        # botocore reads AWS_DEFAULT_REGION (and profiles) but not AWS_REGION, which the AWS CLI v2 and
+        # other SDKs read; us-east-1 is what an S3-compatible server without regions expects.
+        region = session.region_name or os.environ.get("AWS_REGION") or "us-east-1"
+        _CLIENT.update(pid=pid, client=session.client("s3", region_name=region, config=config))
     return _CLIENT["client"]
 
 
