@@ -157,7 +157,7 @@ class Settings:
         return f"{self.lake_url}/_sources" if self.lake_is_remote else self.raw_dir
 
     @property
-    def shared_warehouse_location(self) -> Path | str | None:
+    def shared_warehouse_location(self) -> str | None:
         """Where the build leaves what the publish reads (the marts as Parquet, dbt's manifest, the build
         marker) for a publish on another worker; None with a local lake (the publish reads the DuckDB
         file)."""
@@ -182,12 +182,15 @@ class Settings:
         return self.warehouse_dir / "retail.build.json"
 
     @property
-    def published_marker(self) -> Path:
-        return self.warehouse_dir / "retail.published.json"
+    def published_marker(self) -> Path | str:
+        """On the store with the lake on S3, so that a worker that did not publish reports the publish."""
+        shared = self.shared_warehouse_location
+        return f"{shared}/retail.published.json" if shared else self.warehouse_dir / "retail.published.json"
 
     @property
-    def verified_marker(self) -> Path:
-        return self.warehouse_dir / "retail.verified.json"
+    def verified_marker(self) -> Path | str:
+        shared = self.shared_warehouse_location
+        return f"{shared}/retail.verified.json" if shared else self.warehouse_dir / "retail.verified.json"
 
     @property
     def dbt_work_dir(self) -> Path:

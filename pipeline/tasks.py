@@ -196,10 +196,19 @@ class BuildWarehouse(luigi.Task):
 
     def complete(self):
         settings = load_settings()
-        marker = BuildMarker.read(settings.build_marker)
-        if not marker or not settings.warehouse_path.exists():
-            return False
-        return marker.warehouse_version == current_warehouse_version(settings, self.source)
+        if settings.shared_warehouse_location:
+            # The build is done for every worker when it was handed over on the store (handoff.py); a
+            # worker's own warehouse file is only a cache.
+            from pipeline.lib.handoff import shared_build
+
+            marker = shared_build(settings.shared_warehouse_location)
+        else:
+            marker = BuildMarker.read(settings.build_marker)
+            if not settings.warehouse_path.exists():
+                return False
+        return marker is not None and marker.warehouse_version == current_warehouse_version(
+            settings, self.source
+        )
 
     def run(self):
         from pipeline.lib.warehouse import build_warehouse
@@ -245,6 +254,33 @@ class BuildWarehouse(luigi.Task):
             dbt=result,
             **figures,
         ).write(settings.build_marker)
+        if settings.shared_warehouse_location:
+            from pipeline.lib.handoff import export_build
+
+            self.set_status_message(
+                "handing the marts, dbt's manifest and the build marker over to the store"
+            )
+            export_build(
+                warehouse_path=settings.warehouse_path,
+                dbt_manifest_path=settings.warehouse_manifest_path,
+                build_marker_path=settings.build_marker,
+                location=settings.shared_warehouse_location,
+            )
+
+
+def local_build(settings) -> BuildMarker:
+    """The build marker, with this worker's warehouse file and dbt manifest those of the build: with the
+    lake on S3 the build may have run on another worker, and is copied from the store (handoff.py)."""
+    if settings.shared_warehouse_location:
+        from pipeline.lib.handoff import copy_to_local
+
+        return copy_to_local(
+            location=settings.shared_warehouse_location,
+            warehouse_path=settings.warehouse_path,
+            manifest_path=settings.warehouse_manifest_path,
+            build_marker_path=settings.build_marker,
+        )
+    return BuildMarker.read(settings.build_marker)
 
 
 class PublishedVersion(luigi.Target):
@@ -292,7 +328,7 @@ class PublishToPostgres(luigi.Task):
         from pipeline.lib.publish import PublishRequest, publish
 
         settings = load_settings()
-        build = BuildMarker.read(settings.build_marker)
+        build = local_build(settings)
         dsn = settings.postgres_dsn()
         check_postgres(settings)  # run on its own, the task checks the server before copying too
         self.set_status_message(f"publishing to {redact(dsn)}")
@@ -341,7 +377,7 @@ class VerifyPostgres(luigi.Task):
         return PublishToPostgres(source=self.source)
 
     def output(self):
-        return luigi.LocalTarget(load_settings().verified_marker)
+        return StoredTarget(load_settings().verified_marker)
 
     def complete(self):
         settings = load_settings()
@@ -358,7 +394,7 @@ class VerifyPostgres(luigi.Task):
         from pipeline.lib.verify import verify_with_dbt_postgres
 
         settings = load_settings()
-        build = BuildMarker.read(settings.build_marker)
+        build = local_build(settings)
         self.set_status_message("dbt-postgres: testing the live tables")
         result = verify_with_dbt_postgres(
             project_dir=settings.dbt_olap_project_dir,
@@ -404,6 +440,7 @@ class RunAll(luigi.Task):
         from pipeline.summary import print_summary
 
         settings = load_settings(self.source or None)
+        local_build(settings)  # the report reads the warehouse: this worker may not have built it
         figures = collect_figures(settings)
         print_summary(figures, write_report(settings, figures))
 

@@ -4,7 +4,9 @@ store configuration refused before any work, without a secret in the output."""
 
 from __future__ import annotations
 
+import json
 import time
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -80,6 +82,62 @@ def test_a_lake_on_s3_gives_the_figures_of_a_local_lake(tmp_path, landing, s3_se
 
     again = remote("--source", source)
     assert again.returncode == 0 and not again.ran_tasks, again.output
+
+    # What the publish reads is on the store: the build's models, dbt's manifest, the marker last.
+    handed = s3_server.keys(s3_bucket, "lake/_warehouse/")
+    assert "lake/_warehouse/retail.build.json" in handed
+    assert any(k.endswith("/tables/fct_sales.parquet") for k in handed)
+    assert any(k.endswith("/manifest.json") for k in handed)
+
+    # So another worker, with a data directory of its own and no warehouse, publishes the same build
+    # (to another database) without converting or building anything. (Its own task: RunAll would find
+    # the verification of this lake done, as it is for the database the lake is published to.)
+    other_dsn = new_database(pg_server, "t_s3_other_worker")
+    other_env = pipeline_env(tmp_path / "other-data", PIPELINE_PG_DSN=other_dsn, PIPELINE_LAKE_URL=lake_url)
+    other = Pipeline(tmp_path, other_env | s3_server.env())("--source", source, task="PublishToPostgres")
+    assert other.returncode == 0, other.output
+    assert "ConvertWorkbookToParquet" not in other.output and "running  BuildWarehouse" not in other.output
+    assert "running  PublishToPostgres" in other.output
+    assert figures(other_dsn) == expected
+
+
+def test_the_publish_reads_the_handed_over_models_from_the_store(tmp_path, s3_server, s3_bucket, monkeypatch):
+    """open_shared_warehouse: the tables a publish reads (wh.main.<model>) from the Parquet on the store."""
+    import duckdb
+
+    from pipeline.lib import handoff, storage
+    from pipeline.lib.markers import BuildMarker
+
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    storage._CLIENT.clear()
+    warehouse = tmp_path / "retail.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create table fct_sales as select 1 as sales_key, 2.50::decimal(18,2) as line_amount")
+        con.execute("create table stg_hidden as select 1 as x")
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"nodes": {"model.p.fct_sales": {
+        "resource_type": "model", "fqn": ["p", "marts", "fct_sales"], "name": "fct_sales",
+        "unique_id": "model.p.fct_sales", "columns": {}}}}))  # fmt: skip
+    marker = tmp_path / "build.json"
+    fields = dict(source="s", workbooks=[], source_sha256=[], source_rows=1, lake_rows=1,
+                  conversion_rejects_by_reason={}, convert_seconds=0, dbt={})  # fmt: skip
+    BuildMarker(warehouse_version="v1", **fields).write(marker)
+    location = f"s3://{s3_bucket}/lake/_warehouse"
+
+    assert handoff.shared_build(location) is None
+    handoff.export_build(warehouse_path=warehouse, dbt_manifest_path=manifest, build_marker_path=marker,
+                         location=location)  # fmt: skip
+
+    assert handoff.shared_build(location).warehouse_version == "v1"
+    con = handoff.open_shared_warehouse(location)
+    try:
+        assert con.execute("select * from wh.main.fct_sales").fetchall() == [(1, Decimal("2.50"))]
+        tables = con.execute("select table_name from duckdb_tables() where database_name = 'wh'").fetchall()
+        assert tables == [("fct_sales",)]  # only what the publish copies
+    finally:
+        con.close()
+    storage._CLIENT.clear()
 
 
 @pytest.mark.parametrize("case", ["no bucket", "wrong credentials", "no server"])
