@@ -124,7 +124,7 @@ def write_workbook_to_store(
         data, files[rel] = _parquet_bytes(part.drop("_year", "_month"))
         store.write_bytes(rel, data)
         del part, data
-        fault_point(f"lake_month_{len(files)}", months=by_month.height, staging=lake.location(lake.LINES))
+        fault_point(f"lake_month_{len(files)}", months=by_month.height, export=slug)
     rejects_rel = lake.reject_file(slug)
     data, files[rejects_rel] = _parquet_bytes(contents.rejects)
     store.write_bytes(rejects_rel, data)
