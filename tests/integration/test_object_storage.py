@@ -171,3 +171,36 @@ def test_a_bad_store_is_refused_before_any_work(tmp_path, landing, s3_server, ca
     assert "running  ConvertWorkbookToParquet" not in done.output
     assert not (tmp_path / "data" / "lake").exists() and not (tmp_path / "data" / "warehouse").exists()
     assert took < 60, f"the refusal took {took:.0f} s"
+
+
+def test_a_download_lands_on_the_store_and_converts_from_there(tmp_path, s3_server, s3_bucket):
+    """A URL source with the lake on S3: the archive and its exports go to ``_sources/``, the download
+    marker last, and the conversion reads the export from there; nothing lands on local disk."""
+    from support import SMALL_ROWS, expected_from_workbook, serve_http, write_workbook, zipped
+
+    book = write_workbook(tmp_path / "src" / "Online Retail.xlsx", SMALL_ROWS)
+    payload = zipped({"Online Retail.xlsx": book})
+    env = pipeline_env(tmp_path / "data", PIPELINE_LAKE_URL=f"s3://{s3_bucket}/lake") | s3_server.env()
+
+    with serve_http(payload) as server:
+        url = f"{server.url}/static/public/352/online+retail.zip"
+        # BuildWarehouse: the download, the conversion and the dbt build, no PostgreSQL.
+        done = Pipeline(tmp_path, env, server_allowed=False)("--source", url, task="BuildWarehouse")
+
+    assert done.returncode == 0, done.output
+    keys = s3_server.keys(s3_bucket, "lake/_sources/")
+    assert keys == {
+        "lake/_sources/online+retail.zip": len(payload),
+        "lake/_sources/online_retail/Online Retail.xlsx": book.stat().st_size,
+        "lake/_sources/online+retail.zip.download.json": keys[
+            "lake/_sources/online+retail.zip.download.json"
+        ],
+    }
+    manifest = json.loads(
+        s3_server.client()
+        .get_object(Bucket=s3_bucket, Key="lake/_manifests/online_retail.json")["Body"]
+        .read()
+    )
+    assert manifest["workbook"] == f"s3://{s3_bucket}/lake/_sources/online_retail/Online Retail.xlsx"
+    assert manifest["lake_rows"] + manifest["rejected_rows"] == expected_from_workbook(book)["source_rows"]
+    assert not (tmp_path / "data" / "raw").exists() and not (tmp_path / "data" / "lake").exists()
