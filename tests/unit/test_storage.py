@@ -83,3 +83,55 @@ def test_the_preflight_says_what_is_wrong_without_the_secret(s3_server, monkeypa
     assert expected in message and bucket in message
     assert env["AWS_SECRET_ACCESS_KEY"] not in message and s3_server.secret not in message
     storage._CLIENT.clear()
+
+
+def test_a_lake_on_s3_counts_only_whole_conversions(tmp_path, s3_server, s3_bucket, aws_env, monkeypatch):
+    """On a store without rename: files put whole, the old manifest deleted first, the manifest last and
+    valid only against its files' sizes; what a killed conversion left is deleted by the next one."""
+    from support import SMALL_ROWS, write_workbook
+
+    from pipeline.lib.download import sha256_file
+    from pipeline.lib.lake import write_workbook_to_lake
+    from pipeline.lib.lines import read_export
+    from pipeline.lib.manifest import LakeManifest, LakePaths, manifest_is_current
+    from pipeline.lib.rules import ConversionRules
+
+    rules = ConversionRules().as_dict()
+    lake = LakePaths(f"s3://{s3_bucket}/lake")
+    book = write_workbook(tmp_path / "Online Retail.xlsx", SMALL_ROWS)
+
+    def convert():
+        sha = sha256_file(book)
+        return write_workbook_to_lake(read_export(book, sha), book, sha, lake)
+
+    manifest = convert()
+    path = lake.manifest_for(book)
+    assert path == f"s3://{s3_bucket}/lake/_manifests/online_retail.json"
+    assert manifest_is_current(path, book, rules)
+    assert set(s3_server.keys(s3_bucket, "lake/")) == {f"lake/{rel}" for rel in manifest.files} | {
+        "lake/_manifests/online_retail.json"
+    }
+    assert not (tmp_path / "lake").exists()
+
+    # A killed worker's leftover of this export (a month the export no longer has), and a conversion
+    # that dies before its manifest: nothing counts, the old manifest is gone already.
+    leftover = "invoice_lines/invoice_year=2009/invoice_month=01/part-online_retail.parquet"
+    lake.store.write_bytes(leftover, b"partial")
+    write_workbook(book, SMALL_ROWS[:4])
+    monkeypatch.setattr(LakeManifest, "write", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        convert()
+    monkeypatch.undo()
+    assert lake.store.read_bytes("_manifests/online_retail.json") is None
+    assert not manifest_is_current(path, book, rules)
+
+    manifest = convert()
+    assert manifest.lake_rows == 4 and manifest_is_current(path, book, rules)
+    stored = s3_server.keys(s3_bucket, "lake/")
+    assert set(stored) == {f"lake/{rel}" for rel in manifest.files} | {"lake/_manifests/online_retail.json"}
+    assert f"lake/{leftover}" not in stored  # cleaned
+
+    # A file of another size than the manifest says (overwritten by someone else): not current.
+    rel = next(iter(manifest.files))
+    lake.store.write_bytes(rel, b"x")
+    assert not manifest_is_current(path, book, rules)
