@@ -184,7 +184,8 @@ def _s3_client():
         # botocore reads AWS_DEFAULT_REGION (and profiles) but not AWS_REGION, which the AWS CLI v2 and
         # other SDKs read; us-east-1 is what an S3-compatible server without regions expects.
         region = session.region_name or os.environ.get("AWS_REGION") or "us-east-1"
-        _CLIENT.update(pid=pid, client=session.client("s3", region_name=region, config=config))
+        client = session.client("s3", region_name=region, config=config)
+        _CLIENT.update(pid=pid, session=session, client=client)
     return _CLIENT["client"]
 
 
@@ -407,7 +408,8 @@ def duckdb_secret_values(root: str) -> dict[str, str] | None:
     if not is_remote(root):
         return None
     client = _s3_client()
-    credentials = client._request_signer._credentials
+    # The same chain the client signs with (environment, profile, role), resolved once, now.
+    credentials = _CLIENT["session"].get_credentials()
     frozen = credentials.get_frozen_credentials() if credentials else None
     endpoint = urllib.parse.urlsplit(endpoint_of(client))
     return {
