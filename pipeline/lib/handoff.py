@@ -11,6 +11,8 @@ build then leaves under ``<lake_url>/_warehouse/``::
 
 ``<version>`` is the warehouse version (a content address), so a version's files never change once
 written, and the marker names the version to read: a reader sees a whole build or the previous one.
+After the marker, versions other than the current one and the one before it are deleted (with what a
+killed build left half written).
 
 A worker that publishes, verifies or reports reads them through ``open_shared_warehouse`` (a DuckDB
 connection with the models as tables of an attached database ``wh``, as the warehouse file gives them)
@@ -63,7 +65,18 @@ def export_build(
             rows[name] = con.execute(f"select count(*) from main.{quote_ident(name)}").fetchone()[0]
     storage.write_bytes(storage.join(base, "tables.json"), json.dumps(rows, indent=2).encode())
     storage.write_bytes(storage.join(base, "manifest.json"), dbt_manifest_path.read_bytes())
+    previous = shared_build(location)
     marker.write(storage.join(location, MARKER))
+    keep = {marker.warehouse_version, previous.warehouse_version if previous else None}
+    _drop_versions_but(location, keep)
+
+
+def _drop_versions_but(location: str, keep: set[str | None]) -> None:
+    """Delete the handed-over versions other than ``keep``: the current one, and the one before it,
+    which a publish on another worker may still be reading; and what a killed build left half written."""
+    store = storage.open_store(location)
+    stale = [key for key in store.listing("") if "/" in key and key.split("/", 1)[0] not in keep]
+    store.delete(stale)
 
 
 def _read(url: str) -> str:

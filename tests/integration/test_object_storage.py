@@ -141,6 +141,15 @@ def test_the_publish_reads_the_handed_over_models_from_the_store(tmp_path, s3_se
         assert tables == [("fct_sales",)]  # only what the publish copies
     finally:
         con.close()
+
+    # Later builds: the current version and the one before it stay, older ones and leftovers go.
+    s3_server.client().put_object(Bucket=s3_bucket, Key="lake/_warehouse/killed/tables/x.parquet", Body=b"x")
+    for version in ("v2", "v3"):
+        BuildMarker(warehouse_version=version, **fields).write(marker)
+        handoff.export_build(warehouse_path=warehouse, dbt_manifest_path=manifest, build_marker_path=marker,
+                             location=location)  # fmt: skip
+    versions = {k.split("/")[2] for k in s3_server.keys(s3_bucket, "lake/_warehouse/") if k.count("/") > 2}
+    assert versions == {"v2", "v3"} and handoff.shared_build(location).warehouse_version == "v3"
     storage._CLIENT.clear()
 
 
