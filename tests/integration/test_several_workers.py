@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.parse
 import urllib.request
 
 import psycopg
@@ -174,6 +175,14 @@ def test_two_workers_share_the_conversions_and_give_the_local_figures(
     assert all(ran.values()), f"one worker converted nothing: {ran}"
     assert figures(dsn) == reference
     assert s3_server.secret not in "".join(outputs.values())
+    # The scheduler's view: each conversion done.
+    query = urllib.parse.quote(json.dumps({"status": "DONE"}))
+    done = json.load(urllib.request.urlopen(f"http://127.0.0.1:{luigid}/api/task_list?data={query}"))[
+        "response"
+    ]
+    assert sorted(
+        t["params"]["workbook"] for t in done.values() if t["name"] == "ConvertWorkbookToParquet"
+    ) == sorted(f"{source}/{m}.xlsx" for m in MONTHS)
     # The run is complete for every worker: the next one, on either, has nothing to do.
     again = run_worker(pair["worker-a"], source, luigid)
     output = again.communicate(timeout=300)[0]
