@@ -26,6 +26,7 @@ from pipeline.lib.dbt import (
 )
 from pipeline.lib.manifest import LakeManifest, LakePaths, manifest_is_current
 from pipeline.lib.sources import list_sources
+from pipeline.lib.storage import dbt_env, install_httpfs, is_remote, name_of
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
@@ -47,7 +48,7 @@ def dbt_project_fingerprint(project_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def warehouse_version(settings: Settings, workbooks: list[Path] | None) -> str | None:
+def warehouse_version(settings: Settings, workbooks: list[Path | str] | None) -> str | None:
     """What the warehouse is built from, as a content address: the exports (name and sha256), the
     conversion rules and format, the dbt project and the unknown-value limits (they decide whether a
     build passes, so a changed limit checks the data again). The same exports give the same version in
@@ -57,7 +58,7 @@ def warehouse_version(settings: Settings, workbooks: list[Path] | None) -> str |
     """
     if workbooks is None:
         return None
-    lake = LakePaths(settings.lake_dir)
+    lake = LakePaths(settings.lake_location)
     rules = settings.conversion_rules.as_dict()
     inputs = {
         "dbt_project": dbt_project_fingerprint(settings.dbt_project_dir),
@@ -68,13 +69,13 @@ def warehouse_version(settings: Settings, workbooks: list[Path] | None) -> str |
         ],
         "exports": [],
     }
-    for workbook in sorted(workbooks, key=lambda w: w.name):
+    for workbook in sorted(workbooks, key=name_of):
         manifest_path = lake.manifest_for(workbook)
         if not manifest_is_current(manifest_path, workbook, rules):
             return None
         manifest = LakeManifest.read(manifest_path)
         inputs["exports"].append(
-            [workbook.name, manifest.workbook_sha256, manifest.manifest_version, manifest.rules]
+            [name_of(workbook), manifest.workbook_sha256, manifest.manifest_version, manifest.rules]
         )
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -99,12 +100,15 @@ def build_warehouse(
     unknown_max_line_percent: float,
     unknown_max_money_percent: float,
     unknown_strict: bool,
+    lake_location: Path | str = "",
 ) -> dict:
     """``dbt build`` into a new file, then rename it over the live warehouse; dbt runs in ``work_dir``
     (its target/ and logs). Returns timing, results, the rows of tests that warned, and the stock codes
     and countries no seed knows (``unknown_values``).
 
-    The unknown-value limits reach dbt's test assert_unknown_values_within_limits as env vars.
+    The unknown-value limits reach dbt's test assert_unknown_values_within_limits as env vars. With the
+    lake on S3 (``lake_location``), httpfs is installed from its wheel and the S3 secret's parts reach
+    the profile's ``*_s3`` target as env vars (storage.dbt_env).
     """
     kept = (
         f"The warehouse was not replaced: {warehouse_path} still holds the last good build."
@@ -122,6 +126,8 @@ def build_warehouse(
     building.unlink(missing_ok=True)
     building.with_name(building.name + ".wal").unlink(missing_ok=True)
     started = time.monotonic()
+    if is_remote(lake_location):
+        install_httpfs()
     try:
         run_dbt(
             ["build", "--target", target, "--threads", str(threads)],
@@ -137,6 +143,7 @@ def build_warehouse(
                 "PIPELINE_UNKNOWN_MAX_LINE_PERCENT": repr(float(unknown_max_line_percent)),
                 "PIPELINE_UNKNOWN_MAX_MONEY_PERCENT": repr(float(unknown_max_money_percent)),
                 "PIPELINE_UNKNOWN_STRICT": "true" if unknown_strict else "false",
+                **dbt_env(str(lake_location)),
             },
         )
         warnings = rows_of_failing_tests(work_dir, building)
