@@ -3,7 +3,7 @@ FROM python:3.11-slim
 
 ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
 WORKDIR /app
-COPY pyproject.toml README.md luigi.cfg ./
+COPY pyproject.toml README.md luigi.cfg luigid.cfg ./
 COPY pipeline ./pipeline
 COPY dbt ./dbt
 # pip installs the dependencies; the code runs from /app, where the dbt projects sit beside it (the

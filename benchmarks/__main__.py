@@ -2,6 +2,7 @@
 re-runs, and growth with synthetic data. Prints a Markdown table and writes JSON + Markdown.
 
     python -m benchmarks --runs 3 --scales 1,4 --baseline
+    python -m benchmarks --runs 3 --small 0 --incremental 10     # issue 17: one export into 10× history
 
 Every run gets a fresh data directory and an empty PostgreSQL database on one embedded server
 (started once, outside the timings). dbt's parse caches, which derive from the code only, are kept
@@ -11,6 +12,11 @@ PublishToPostgres → VerifyPostgres), each timed with the peak RSS of its whole
 task processes, dbt in them); the end-to-end figure is a separate cold RunAll. A small synthetic
 workbook (``--small``, 1,000 lines) shows the pipeline's fixed cost, and the table ends with issue
 16's targets, met or missed.
+
+``--incremental N`` times what a landing folder's growth costs: a history of N× synthetic lines is run
+cold once; then one later monthly export (45,000 lines, its own month and invoice numbers) is added
+and removed again ``--runs`` times, each a RunAll on the same data directory and database, beside the
+same export run alone into an empty data directory (issue 17's targets).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ REAL_WORKBOOK = REPO.parent / "shared" / "data" / "online_retail_reconstructed.x
 LUIGI_RUN = [str(Path(sys.executable).with_name("luigi")), "--module", "pipeline", "--local-scheduler"]
 PARSE_CACHES = [WAREHOUSE_PROJECT_DIR / PARSE_CACHE, OLAP_PROJECT_DIR / PARSE_CACHE]
 REAL_LINES = 541_909
+MONTHLY_EXPORT_LINES = 45_000
 
 
 def measure(command: list[str], env: dict, cwd: Path) -> tuple[float, int, int]:
@@ -207,6 +214,71 @@ def bench_source(
     return summary
 
 
+def write_monthly_export(folder: Path) -> Path:
+    """One export of the month after the synthetic history, continuing its invoice numbers."""
+    from pipeline.synth import write_workbooks
+
+    (path,) = write_workbooks(folder, MONTHLY_EXPORT_LINES, seed=8, prefix="export_2012_01",
+                              start=dt.datetime(2012, 1, 2, 8), days=30, first_invoice=600_000)  # fmt: skip
+    return path
+
+
+def bench_incremental(scale: int, runs: int, pg: Postgres, root: Path) -> dict:
+    """A monthly export added to (and removed from) an N× history, against the same export alone."""
+    from pipeline.synth import write_workbooks
+
+    label = f"incremental: one export into {scale}× history"
+    landing, alone = root / f"landing-{scale}x", root / "alone"
+    write_workbooks(landing, REAL_LINES * scale, seed=7)
+    export = write_monthly_export(alone)
+    print(f"[{label}] history {REAL_LINES * scale:,} lines, export {export.name}", file=sys.stderr)
+
+    alone_seconds = []
+    for _ in range(runs):
+        data = Path(tempfile.mkdtemp(dir=root))
+        wall, _, rc = measure([*LUIGI_RUN, "RunAll", "--source", str(alone)], pipeline_env(data, pg), data)
+        assert rc == 0, "the export alone failed"
+        alone_seconds.append(wall)
+        shutil.rmtree(data, ignore_errors=True)
+
+    data = Path(tempfile.mkdtemp(dir=root))
+    env = pipeline_env(data, pg)
+    run_all = [*LUIGI_RUN, "RunAll", "--source", str(landing)]
+    history_seconds, history_rss, rc = measure(run_all, env, data)
+    assert rc == 0, "the history's cold run failed"
+    added, removed, noop = [], [], []
+    for i in range(runs):
+        shutil.copy2(export, landing / export.name)
+        wall, rss, rc = measure(run_all, env, data)
+        assert rc == 0, "the run with the export added failed"
+        added.append((wall, rss))
+        if i == 0:
+            noop.append(measure(run_all, env, data)[0])
+        (landing / export.name).unlink()
+        wall, _, rc = measure(run_all, env, data)
+        assert rc == 0, "the run with the export removed failed"
+        removed.append(wall)
+        print(f"[{label}] run {i + 1}: added {added[-1][0]:.1f} s, removed {wall:.1f} s, alone "
+              f"{alone_seconds[i]:.1f} s", file=sys.stderr)  # fmt: skip
+    shutil.rmtree(data, ignore_errors=True)
+    add = statistics.median(wall for wall, _ in added)
+    return {
+        "label": label,
+        "scale": scale,
+        "history_lines": REAL_LINES * scale,
+        "export_lines": MONTHLY_EXPORT_LINES,
+        "runs": runs,
+        "history_cold_seconds": round(history_seconds, 2),
+        "history_cold_peak_rss_mb": round(history_rss / 1e6),
+        "alone_seconds": round(statistics.median(alone_seconds), 2),
+        "added_seconds": round(add, 2),
+        "added_peak_rss_mb": round(statistics.median(rss for _, rss in added) / 1e6),
+        "removed_seconds": round(statistics.median(removed), 2),
+        "noop_seconds": round(noop[0], 2),
+        "added_over_alone": round(add / statistics.median(alone_seconds), 2),
+    }
+
+
 def targets(results: list[dict]) -> list[tuple[str, str, bool]]:
     """Issue 16's targets against this run's figures: (target, measured, met)."""
     by_label = {r["label"]: r for r in results}
@@ -227,6 +299,10 @@ def targets(results: list[dict]) -> list[tuple[str, str, bool]]:
             memory_ratio = round(ten["end_to_end_peak_rss_mb"] / real["end_to_end_peak_rss_mb"], 2)
             rows.append(("at 10× the data, time ≤ 10×", f"{time_ratio}×", time_ratio <= 10))
             rows.append(("at 10× the data, memory ≤ 2×", f"{memory_ratio}×", memory_ratio <= 2))
+    for inc in (r for r in results if r["label"].startswith("incremental")):
+        rows.append((f"an export added to {inc['scale']}× history ≤ 2× the export alone",
+                     f"{inc['added_over_alone']}×", inc["added_over_alone"] <= 2))  # fmt: skip
+        rows.append(("no-op after the export", f"{inc['noop_seconds']} s", inc["noop_seconds"] <= 0.5))
     small = next((r for r in results if r["label"].startswith("small")), None)
     if small:
         rows.append((f"{small['lines']:,}-line workbook end to end ≤ 3 s", f"{small['end_to_end_seconds']} s",
@@ -237,20 +313,37 @@ def targets(results: list[dict]) -> list[tuple[str, str, bool]]:
 def markdown(results: list[dict], command: str) -> str:
     memory = psutil.virtual_memory().total / 2**30
     machine = f"{os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}"
-    lines = [
-        f"Measured {dt.date.today().isoformat()} on {machine} with `{command}` (medians).",
-        "",
-        "| source | lines | floor (calamine) | end to end | ÷ floor | peak RSS | no-op | baseline "
-        "| baseline ÷ pipeline |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for r in results:
+    lines = [f"Measured {dt.date.today().isoformat()} on {machine} with `{command}` (medians)."]
+    sources = [r for r in results if "stages" in r]
+    if sources:
+        lines += [
+            "",
+            "| source | lines | floor (calamine) | end to end | ÷ floor | peak RSS | no-op | baseline "
+            "| baseline ÷ pipeline |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+    for r in sources:
         lines.append(
             f"| {r['label']} | {r['lines']:,} | {r['floor_seconds']} s | {r['end_to_end_seconds']} s | "
             f"{r['end_to_end_over_floor']}× | {r['end_to_end_peak_rss_mb']} MB | {r['noop_seconds']} s | "
             f"{str(r.get('baseline_seconds', '–')) + ' s' if 'baseline_seconds' in r else '–'} | "
             f"{str(r['baseline_over_pipeline']) + '×' if 'baseline_over_pipeline' in r else '–'} |"
         )
+    incremental = [r for r in results if r["label"].startswith("incremental")]
+    if incremental:
+        lines += [
+            "",
+            "| history | export | history cold | export alone | export added | ÷ alone | removed | no-op "
+            "| peak RSS (added) |",
+            "|" + " ---: |" * 9,
+        ]
+        for r in incremental:
+            lines.append(
+                f"| {r['history_lines']:,} ({r['scale']}×) | {r['export_lines']:,} | "
+                f"{r['history_cold_seconds']} s | {r['alone_seconds']} s | {r['added_seconds']} s | "
+                f"{r['added_over_alone']}× | {r['removed_seconds']} s | {r['noop_seconds']} s | "
+                f"{r['added_peak_rss_mb']} MB |"
+            )
     for r in results:
         if r.get("first_run_seconds"):
             lines += ["", f"{r['label']}: the first cold run after a clone or a model change, when dbt "
@@ -259,8 +352,9 @@ def markdown(results: list[dict], command: str) -> str:
     if checked:
         lines += ["", "| target | measured | |", "| --- | ---: | --- |"]
         lines += [f"| {name} | {value} | {'met' if met else '**missed**'} |" for name, value, met in checked]
-    lines += ["", "| source | stage | seconds | rows/s | peak RSS |", "| --- | --- | ---: | ---: | ---: |"]
-    for r in results:
+    if sources:
+        lines += ["", "| source | stage | seconds | rows/s | peak RSS |", "| --- | --- |" + " ---: |" * 3]
+    for r in sources:
         for stage, st in r["stages"].items():
             rate, rss = f"{st['rows_per_second']:,}", f"{st['peak_rss_mb']} MB"
             lines.append(f"| {r['label']} | {stage} | {st['seconds']} | {rate} | {rss} |")
@@ -283,6 +377,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--baseline", action="store_true", help="also time the pandas/openpyxl/to_sql baseline"
     )
+    parser.add_argument(
+        "--incremental", type=int, default=0, help="N: one monthly export into N× synthetic history; 0: none"
+    )
+    parser.add_argument("--real", action=argparse.BooleanOptionalAction, default=True,
+                        help="benchmark the real workbook (--no-real: only the other cases)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args(argv)
     if not args.source.exists():
@@ -298,9 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     pg = Postgres(root)
     results = []
     try:
-        results.append(
-            bench_source("real workbook", args.source, REAL_LINES, args.runs, pg, root, args.baseline, True)
-        )
+        if args.real:
+            results.append(bench_source("real workbook", args.source, REAL_LINES, args.runs, pg, root,
+                                        args.baseline, True))  # fmt: skip
         from pipeline.synth import write_workbooks
 
         if args.small:
@@ -313,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
             write_workbooks(folder, REAL_LINES * scale, seed=7)
             results.append(bench_source(f"synthetic {scale}×", folder, REAL_LINES * scale,
                                         args.synthetic_runs, pg, root, False, False))  # fmt: skip
+        if args.incremental:
+            results.append(bench_incremental(args.incremental, args.runs, pg, root))
     finally:
         pg.server.cleanup()
         shutil.rmtree(root, ignore_errors=True)

@@ -38,6 +38,11 @@ def _resolved_path(value) -> Path:
     return Path(value).expanduser().resolve()
 
 
+def _location(value: str) -> str:
+    """An s3:// URL as given (without a trailing slash), or a folder made absolute."""
+    return value.rstrip("/") if value.startswith("s3://") else str(_resolved_path(value))
+
+
 def _date_order(value: str) -> str:
     return "auto" if value.strip().lower() == "auto" else value.strip().upper()
 
@@ -58,6 +63,15 @@ class Settings:
         "Expected sha256 of a downloaded archive; empty: not checked",
         normalize=lambda v: v.strip().lower(),
     )
+    # Credentials and the endpoint are not settings: they come from the standard AWS chain
+    # (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_REGION, AWS_PROFILE), never from here.
+    lake_url: str = setting(
+        "",
+        "Where the lake lives, with its manifests, the downloaded sources and what the publish reads: a "
+        "folder, or s3://bucket/prefix on any S3-compatible store; empty: data_dir/lake",
+        env="PIPELINE_LAKE_URL",
+        normalize=lambda v: _location(v.strip()) if v and v.strip() else "",
+    )
     # A secret: give it in the environment, never in luigi.cfg.
     pg_dsn: str = setting(
         "", "PostgreSQL DSN; empty: an embedded server under data_dir", env="PIPELINE_PG_DSN"
@@ -67,10 +81,14 @@ class Settings:
         1.0, "First retry delay of a download; doubles per try, capped at 30 s"
     )
     bi_role: str = setting(
-        "analytics_reader", "Read-only role granted USAGE and SELECT on schema analytics, nothing else"
+        "analytics_reader",
+        "Read-only role granted USAGE on schema analytics and SELECT (and REFERENCES, so that "
+        "information_schema shows it the keys) on its tables, nothing else",
     )
     publish_lock_timeout_ms: int = setting(
-        5000, "lock_timeout of each go-live try; readers never wait longer behind the view swap"
+        5000,
+        "lock_timeout of each go-live try: readers queued behind a go-live that waits for a long query "
+        "wait at most this long (then the go-live tries again later)",
     )
     dbt_project_dir: Path = setting(
         WAREHOUSE_PROJECT_DIR,
@@ -130,7 +148,36 @@ class Settings:
 
     @property
     def lake_dir(self) -> Path:
-        return self.data_dir / "lake"
+        """The lake's folder when it is local (``lake_location`` says where it is in any case)."""
+        return Path(self.lake_url) if self.lake_url and not self.lake_is_remote else self.data_dir / "lake"
+
+    @property
+    def lake_is_remote(self) -> bool:
+        return self.lake_url.startswith("s3://")
+
+    @property
+    def lake_location(self) -> Path | str:
+        """The lake: a local folder (a Path), or an ``s3://`` URL (a str)."""
+        return self.lake_url if self.lake_is_remote else self.lake_dir
+
+    @property
+    def raw_location(self) -> Path | str:
+        """Downloaded archives and the exports unpacked from them: data/raw, or beside the lake on S3 so
+        that any worker converts what another downloaded."""
+        return f"{self.lake_url}/_sources" if self.lake_is_remote else self.raw_dir
+
+    @property
+    def shared_warehouse_location(self) -> str | None:
+        """Where the build leaves what the publish reads (the marts as Parquet, dbt's manifest, the build
+        marker) for a publish on another worker; None with a local lake (the publish reads the DuckDB
+        file)."""
+        return f"{self.lake_url}/_warehouse" if self.lake_is_remote else None
+
+    @property
+    def dbt_build_target(self) -> str:
+        """The profile output dbt builds with: ``<dbt_target>_s3`` (profiles.yml) when the lake is on S3,
+        so that DuckDB gets an S3 secret."""
+        return f"{self.dbt_target}_s3" if self.lake_is_remote else self.dbt_target
 
     @property
     def warehouse_dir(self) -> Path:
@@ -145,12 +192,15 @@ class Settings:
         return self.warehouse_dir / "retail.build.json"
 
     @property
-    def published_marker(self) -> Path:
-        return self.warehouse_dir / "retail.published.json"
+    def published_marker(self) -> Path | str:
+        """On the store with the lake on S3, so that a worker that did not publish reports the publish."""
+        shared = self.shared_warehouse_location
+        return f"{shared}/retail.published.json" if shared else self.warehouse_dir / "retail.published.json"
 
     @property
-    def verified_marker(self) -> Path:
-        return self.warehouse_dir / "retail.verified.json"
+    def verified_marker(self) -> Path | str:
+        shared = self.shared_warehouse_location
+        return f"{shared}/retail.verified.json" if shared else self.warehouse_dir / "retail.verified.json"
 
     @property
     def dbt_work_dir(self) -> Path:
@@ -175,9 +225,11 @@ class Settings:
     def embedded_pg_dir(self) -> Path:
         return self.data_dir / "postgres"
 
-    def download_marker(self, url: str) -> Path:
+    def download_marker(self, url: str) -> Path | str:
         """Written last by a download: the archive and the exports unpacked from it."""
         name = url.rstrip("/").rsplit("/", 1)[-1] or "download"
+        if self.lake_is_remote:
+            return f"{self.raw_location}/{name}.download.json"
         return self.raw_dir / f"{name}.download.json"
 
     def postgres_dsn(self) -> str:

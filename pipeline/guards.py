@@ -1,6 +1,7 @@
 """What a run checks before it starts, in the scheduling process, before any task runs: that no other
-run works in its data directory, and that its PostgreSQL answers, accepts the credentials and grants
-what publishing needs. A failure here ends the run at once (exit code 35) with one message.
+run works in its data directory, that the lake's object store (when ``lake_url`` is ``s3://``) answers,
+accepts the credentials and has the bucket, and that its PostgreSQL answers, accepts the credentials
+and grants what publishing needs. A failure here ends the run at once (exit code 35) with one message.
 """
 
 from __future__ import annotations
@@ -28,6 +29,20 @@ def hold_data_dir(settings: Settings) -> None:
             f"another pipeline run (pid {holder}) is working in {settings.data_dir}; wait for it to end, "
             "or give this run a data directory of its own (PIPELINE_DATA_DIR)"
         )
+
+
+_checked_stores: set[str] = set()
+
+
+def check_store(settings: Settings) -> None:
+    """The object store's preflight, once per process and lake (storage.check_store): raises StorageError
+    naming what is wrong (no bucket, refused credentials, no answer) before any work."""
+    from pipeline.lib.storage import check_store as check
+
+    location = str(settings.lake_location)
+    if location not in _checked_stores:
+        check(location)
+        _checked_stores.add(location)
 
 
 _checked_servers: dict[str, Preflight] = {}  # DSN -> what its preflight found, in this process

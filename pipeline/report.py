@@ -63,7 +63,7 @@ def collect_figures(settings: Settings) -> dict:
         "dbt_results": build.dbt.get("dbt_results", {}),
         "dbt_postgres_results": verified.dbt_results,
         "outputs": {
-            "lake": str(settings.lake_dir),
+            "lake": str(settings.lake_location),
             "warehouse": str(settings.warehouse_path),
             "postgres": redact(published.dsn),
         },

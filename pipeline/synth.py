@@ -2,6 +2,8 @@
 
     python -m pipeline.synth --lines 541909 --out data/synth/1x --seed 7
     python -m pipeline.synth --lines 5419090 --out data/synth/10x --max-rows-per-workbook 600000
+    python -m pipeline.synth --lines 45000 --out data/synth/next --seed 8 --prefix export_2012_01 \
+        --start 2012-01-02T08:00 --days 30 --first-invoice 600000     # one later monthly export
 
 Each workbook has the UCI header and cell typing (numeric cells where a code is all digits, text
 otherwise, Excel datetimes, empty CustomerID cells for guests) and every quirk of the real data:
@@ -77,14 +79,30 @@ def _customers(rng: random.Random, n: int) -> list[tuple[int, tuple[str, ...]]]:
     return customers
 
 
-def generate_lines(lines: int, seed: int) -> Iterator[list]:
-    """Yield ``lines`` rows in invoice order, each a list in HEADER order with workbook cell types."""
+# The real data's first invoice and its span (1 December 2010 to 9 December 2011): the defaults.
+FIRST_INVOICE_AT = dt.datetime(2010, 12, 1, 8, 26)
+SPAN_DAYS = 373
+FIRST_INVOICE_NO = 536365
+
+
+def generate_lines(
+    lines: int,
+    seed: int,
+    start: dt.datetime = FIRST_INVOICE_AT,
+    days: int = SPAN_DAYS,
+    first_invoice: int = FIRST_INVOICE_NO,
+) -> Iterator[list]:
+    """Yield ``lines`` rows in invoice order, each a list in HEADER order with workbook cell types.
+
+    ``start``, ``days`` and ``first_invoice`` place the lines in time and in invoice numbers: a later
+    export (say, one month after the history) takes its own days and continues the invoice numbers,
+    as a real export would. The defaults reproduce the real data's span.
+    """
     rng = random.Random(seed)
     products = _products(rng, 3900)
     customers = _customers(rng, 4372)
-    start = dt.datetime(2010, 12, 1, 8, 26)
-    span_minutes = 373 * 24 * 60
-    invoice = 536365
+    span_minutes = days * 24 * 60
+    invoice = first_invoice
     produced = 0
     while produced < lines:
         invoice += 1
@@ -96,7 +114,7 @@ def generate_lines(lines: int, seed: int) -> Iterator[list]:
         kind = rng.random()
         # Bad-debt adjustments are rare (3 of 25,900 invoices in the real data); the 50th invoice is
         # always one so that even small samples carry the quirk.
-        if invoice == 536365 + 50 or kind < 0.0001:
+        if invoice == first_invoice + 50 or kind < 0.0001:
             amount = round(rng.uniform(100, 12000), 2)
             yield [f"A{invoice}", "B", "Adjust bad debt", 1, when, amount, None, "United Kingdom"]
             produced += 1
@@ -131,9 +149,15 @@ def generate_lines(lines: int, seed: int) -> Iterator[list]:
 
 
 def write_workbooks(
-    out_dir: Path, lines: int, seed: int, max_rows_per_workbook: int = 600_000, prefix: str = "online_retail"
+    out_dir: Path,
+    lines: int,
+    seed: int,
+    max_rows_per_workbook: int = 600_000,
+    prefix: str = "online_retail",
+    **placement,
 ) -> list[Path]:
-    """Write ``lines`` rows into as many workbooks as needed; return their paths."""
+    """Write ``lines`` rows into as many workbooks as needed; return their paths. ``placement``:
+    ``start``, ``days``, ``first_invoice`` of generate_lines."""
     import xlsxwriter
 
     if not 0 < max_rows_per_workbook <= XLSX_MAX_DATA_ROWS:
@@ -143,7 +167,7 @@ def write_workbooks(
     book = sheet = None
     row_no = 0
     date_format = None
-    for row in generate_lines(lines, seed):
+    for row in generate_lines(lines, seed, **placement):
         if book is None or row_no == max_rows_per_workbook:
             if book is not None:
                 book.close()
@@ -175,8 +199,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder for the workbooks")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--max-rows-per-workbook", type=int, default=600_000)
+    parser.add_argument("--prefix", default="online_retail", help="workbook names: PREFIX_001.xlsx, ...")
+    parser.add_argument(
+        "--start", type=dt.datetime.fromisoformat, default=FIRST_INVOICE_AT, help="first invoice time"
+    )
+    parser.add_argument("--days", type=int, default=SPAN_DAYS, help="days the invoices span")
+    parser.add_argument("--first-invoice", type=int, default=FIRST_INVOICE_NO, help="first invoice number")
     args = parser.parse_args(argv)
-    paths = write_workbooks(args.out, args.lines, args.seed, args.max_rows_per_workbook)
+    paths = write_workbooks(
+        args.out, args.lines, args.seed, args.max_rows_per_workbook, args.prefix,
+        start=args.start, days=args.days, first_invoice=args.first_invoice,
+    )  # fmt: skip
     for path in paths:
         print(path)
     print(f"wrote {args.lines:,} lines in {len(paths)} workbook(s)", file=sys.stderr)

@@ -20,8 +20,8 @@ from pathlib import Path
 import luigi
 
 from pipeline.config import load_settings
-from pipeline.guards import check_postgres, hold_data_dir
-from pipeline.lib.manifest import LakeManifest, LakePaths, conversion_figures, manifest_is_current
+from pipeline.guards import check_postgres, check_store, hold_data_dir
+from pipeline.lib.manifest import LakePaths, conversion_figures, manifest_is_current
 from pipeline.lib.markers import BuildMarker, DownloadMarker, PublishedMarker, VerifiedMarker
 from pipeline.lib.sources import SourceError, is_url, list_sources
 from pipeline.lib.warehouse import current_warehouse_version, dbt_project_fingerprint
@@ -31,10 +31,23 @@ from pipeline.lib.warehouse import current_warehouse_version, dbt_project_finger
 RUN_STARTED = time.time()
 
 
-class FetchWorkbook(luigi.Task):
-    """Download the source archive (the UCI zip by default) and unpack its workbooks into data/raw/.
+class StoredTarget(luigi.Target):
+    """A file in the lake's store: a local path, or an ``s3://`` object (pipeline/lib/storage.py)."""
 
-    Done when ``data/raw/<name>.download.json`` lists the unpacked workbooks and their checksums.
+    def __init__(self, location):
+        self.path = str(location)
+
+    def exists(self):
+        from pipeline.lib import storage
+
+        return storage.stat(self.path) is not None
+
+
+class FetchWorkbook(luigi.Task):
+    """Download the source archive (the UCI zip by default) and unpack its workbooks into data/raw/
+    (with the lake on S3: into ``<lake_url>/_sources/``, so that any worker converts them).
+
+    Done when ``<raw>/<name>.download.json`` lists the unpacked workbooks and their checksums.
     """
 
     url = luigi.Parameter()
@@ -43,74 +56,105 @@ class FetchWorkbook(luigi.Task):
     retry_count = 1
 
     def output(self):
-        return luigi.LocalTarget(load_settings().download_marker(self.url))
+        return StoredTarget(load_settings().download_marker(self.url))
 
     def run(self):
+        import tempfile
+
+        from pipeline.lib import storage
         from pipeline.lib.download import download, sha256_file
         from pipeline.lib.sources import unpack_exports
 
         settings = load_settings()
         name = self.url.rstrip("/").rsplit("/", 1)[-1]
+        folder = Path(name).stem.replace("+", "_")
         self.set_status_message(f"downloading {self.url}")
-        got = download(
-            self.url,
-            settings.raw_dir / name,
-            expected_sha256=settings.source_sha256,
-            attempts=settings.download_attempts,
-            backoff=settings.download_backoff_seconds,
-        )
-        self.set_progress_percentage(80)
-        workbooks = unpack_exports(got.path, settings.raw_dir / Path(name).stem.replace("+", "_"))
-        DownloadMarker(
-            url=self.url,
-            archive=str(got.path),
-            archive_sha256=got.sha256,
-            archive_bytes=got.size,
-            attempts=got.attempts,
-            workbooks=[str(p) for p in workbooks],
-            workbook_sha256={str(p): sha256_file(p) for p in workbooks},
-        ).write(Path(self.output().path))
+        with tempfile.TemporaryDirectory(prefix="download-") as scratch:
+            # On S3 the download lands in a scratch folder and goes up whole; locally in data/raw.
+            raw = Path(scratch) if settings.lake_is_remote else settings.raw_dir
+            got = download(
+                self.url,
+                raw / name,
+                expected_sha256=settings.source_sha256,
+                attempts=settings.download_attempts,
+                backoff=settings.download_backoff_seconds,
+            )
+            self.set_progress_percentage(80)
+            workbooks = unpack_exports(got.path, raw / folder)
+            checksums = {p: sha256_file(p) for p in workbooks}
+            archive, listed = str(got.path), [str(p) for p in workbooks]
+            if settings.lake_is_remote:
+                store = storage.open_store(settings.raw_location)
+                store.upload(got.path, name)
+                listed = []
+                for path in workbooks:
+                    store.upload(path, f"{folder}/{path.name}")
+                    listed.append(store.location(f"{folder}/{path.name}"))
+                archive = store.location(name)
+            DownloadMarker(
+                url=self.url,
+                archive=archive,
+                archive_sha256=got.sha256,
+                archive_bytes=got.size,
+                attempts=got.attempts,
+                workbooks=listed,
+                workbook_sha256={loc: checksums[p] for loc, p in zip(listed, workbooks, strict=True)},
+            ).write(self.output().path)
 
 
 class ConvertWorkbookToParquet(luigi.Task):
-    """One export (.xlsx, .xls or .csv) → typed lines in the Hive-partitioned lake, untypable rows in
-    ``_rejects``; above ``max_reject_share`` of untypable rows, nothing.
+    """One export (.xlsx, .xls or .csv; a local file or an ``s3://`` object) → typed lines in the
+    Hive-partitioned lake, untypable rows in ``_rejects``; above ``max_reject_share`` of untypable
+    rows, nothing.
 
-    Done when ``data/lake/_manifests/<export>.json`` validates against the export, the conversion rules
+    Done when ``<lake>/_manifests/<export>.json`` validates against the export, the conversion rules
     and the files.
     """
 
-    workbook = luigi.PathParameter()
+    # A local path or an s3:// URL (a PathParameter would fold the URL's "//").
+    workbook = luigi.Parameter()
     # A workbook that cannot be converted will not convert on a second try: fail at once.
     retry_count = 1
 
+    def _workbook(self) -> Path | str:
+        from pipeline.lib.storage import is_remote
+
+        return str(self.workbook) if is_remote(self.workbook) else Path(self.workbook)
+
     def output(self):
-        return luigi.LocalTarget(LakePaths(load_settings().lake_dir).manifest_for(Path(self.workbook)))
+        return StoredTarget(LakePaths(load_settings().lake_location).manifest_for(self._workbook()))
 
     def complete(self):
         rules = load_settings().conversion_rules.as_dict()
-        return manifest_is_current(Path(self.output().path), Path(self.workbook), rules)
+        return manifest_is_current(self.output().path, self._workbook(), rules)
 
     def run(self):
+        import tempfile
+
+        from pipeline.lib import storage
         from pipeline.lib.download import sha256_file
         from pipeline.lib.lake import write_workbook_to_lake
         from pipeline.lib.lines import check_reject_share, read_export
 
         settings = load_settings()
-        workbook = Path(self.workbook)
-        if not workbook.is_file():
+        workbook = self._workbook()
+        if storage.stat(workbook) is None:
             raise SourceError(
                 f"source workbook not found: {workbook}. Pass an existing .xlsx file or folder, or a URL "
                 "to download: make run SOURCE=/path/to/file.xlsx, or --source PATH on the luigi command "
                 "line (or PIPELINE_SOURCE)."
             )
-        self.set_status_message(f"reading {workbook.name}")
+        name = storage.name_of(workbook)
+        self.set_status_message(f"reading {name}")
         self.set_progress_percentage(5)
         started = time.monotonic()
-        sha256 = sha256_file(workbook)
-        contents = read_export(workbook, sha256, settings.conversion_rules)
+        with tempfile.TemporaryDirectory(prefix="convert-") as scratch:
+            # An export on S3 is read from a local copy (readers need a seekable file), named as it is.
+            local = storage.fetch(workbook, Path(scratch) / name)
+            sha256 = sha256_file(local)
+            contents = read_export(local, sha256, settings.conversion_rules)
         for note in contents.notes:
-            print(f"{workbook.name}: {note}", file=sys.stderr)
+            print(f"{name}: {note}", file=sys.stderr)
         check_reject_share(contents, workbook, settings.max_reject_share)
         self.set_status_message(f"writing {contents.lines.height:,} lines to the lake")
         self.set_progress_percentage(70)
@@ -118,14 +162,14 @@ class ConvertWorkbookToParquet(luigi.Task):
             contents,
             workbook,
             sha256,
-            LakePaths(settings.lake_dir),
+            LakePaths(settings.lake_location),
             time.monotonic() - started,
             settings.conversion_rules,
         )
         self.set_progress_percentage(100)
         rejects = ", ".join(f"{k} {v:,}" for k, v in manifest.rejects_by_reason.items())
         print(
-            f"converted {workbook.name}: {manifest.source_rows:,} rows → "
+            f"converted {name}: {manifest.source_rows:,} rows → "
             f"{manifest.lake_rows:,} lake lines + {manifest.rejected_rows:,} rejects"
             f"{f' ({rejects})' if rejects else ''} in {time.monotonic() - started:.1f}s",
             file=sys.stderr,
@@ -151,31 +195,43 @@ class BuildWarehouse(luigi.Task):
         if is_url(self.source):
             return [FetchWorkbook(url=self.source)]
         exports = list_sources(self.source, settings.download_marker(self.source)).exports
-        return [ConvertWorkbookToParquet(workbook=w) for w in exports]
+        return [ConvertWorkbookToParquet(workbook=str(w)) for w in exports]
 
     def output(self):
         return luigi.LocalTarget(load_settings().build_marker)
 
     def complete(self):
         settings = load_settings()
-        marker = BuildMarker.read(settings.build_marker)
-        if not marker or not settings.warehouse_path.exists():
+        if settings.shared_warehouse_location:
+            # The build is done for every worker when it was handed over on the store (handoff.py); a
+            # worker's own warehouse file is only a cache.
+            from pipeline.lib.handoff import shared_build
+
+            marker = shared_build(settings.shared_warehouse_location)
+        else:
+            marker = BuildMarker.read(settings.build_marker)
+            if not settings.warehouse_path.exists():
+                return False
+        if marker is None:
             return False
         if settings.full_refresh and not (marker.mode == "full" and marker.built_at >= RUN_STARTED):
             return False
         return marker.warehouse_version == current_warehouse_version(settings, self.source)
 
     def run(self):
+        from pipeline.lib import storage
         from pipeline.lib.warehouse import build_warehouse, model_settings, plan_build
 
         settings = load_settings()
         listing = list_sources(self.source, settings.download_marker(self.source))
         workbooks = listing.exports
         # Downloaded workbooks are known only now: convert them as dynamic dependencies.
-        yield [ConvertWorkbookToParquet(workbook=w) for w in workbooks]
+        yield [ConvertWorkbookToParquet(workbook=str(w)) for w in workbooks]
 
-        lake = LakePaths(settings.lake_dir)
-        manifests = {Path(w).name: LakeManifest.read(lake.manifest_for(w)) for w in workbooks}
+        lake = LakePaths(settings.lake_location)
+        manifests = {storage.name_of(w): lake.read_manifest(w) for w in workbooks}
+        # The plan compares this worker's own warehouse file with its own marker: a consistent pair
+        # (with a shared warehouse location, another worker's build is a full build here).
         previous = BuildMarker.read(settings.build_marker)
         project = dbt_project_fingerprint(settings.dbt_project_dir)
         shaping = model_settings(settings)
@@ -188,8 +244,8 @@ class BuildWarehouse(luigi.Task):
             full_refresh=settings.full_refresh,
         )
         read = list(manifests) if plan.mode == "full" else plan.read
-        line_files = [lake.lake_dir / f for n in read for f in manifests[n].files_under(lake.LINES)]
-        reject_files = [lake.lake_dir / f for n in read for f in manifests[n].files_under(lake.REJECTS)]
+        line_files = [lake.location(f) for n in read for f in manifests[n].files_under(lake.LINES)]
+        reject_files = [lake.location(f) for n in read for f in manifests[n].files_under(lake.REJECTS)]
         print(f"warehouse build: {plan.mode} ({plan.reason})", file=sys.stderr)
         files = len(line_files) + len(reject_files)
         self.set_status_message(f"dbt build ({plan.mode}): models, seeds, tests over {files} lake files")
@@ -203,7 +259,8 @@ class BuildWarehouse(luigi.Task):
             line_files=[str(f) for f in line_files],
             reject_files=[str(f) for f in reject_files],
             expected_source_rows=figures["source_rows"],
-            target=settings.dbt_target,
+            target=settings.dbt_build_target,
+            lake_location=settings.lake_location,
             threads=settings.dbt_threads,
             memory_limit=settings.duckdb_memory_limit,
             unknown_max_line_percent=settings.unknown_max_line_percent,
@@ -245,6 +302,33 @@ class BuildWarehouse(luigi.Task):
             built_at=time.time(),
             **figures,
         ).write(settings.build_marker)
+        if settings.shared_warehouse_location:
+            from pipeline.lib.handoff import export_build
+
+            self.set_status_message(
+                "handing the marts, dbt's manifest and the build marker over to the store"
+            )
+            export_build(
+                warehouse_path=settings.warehouse_path,
+                dbt_manifest_path=settings.warehouse_manifest_path,
+                build_marker_path=settings.build_marker,
+                location=settings.shared_warehouse_location,
+            )
+
+
+def local_build(settings) -> BuildMarker:
+    """The build marker, with this worker's warehouse file and dbt manifest those of the build: with the
+    lake on S3 the build may have run on another worker, and is copied from the store (handoff.py)."""
+    if settings.shared_warehouse_location:
+        from pipeline.lib.handoff import copy_to_local
+
+        return copy_to_local(
+            location=settings.shared_warehouse_location,
+            warehouse_path=settings.warehouse_path,
+            manifest_path=settings.warehouse_manifest_path,
+            build_marker_path=settings.build_marker,
+        )
+    return BuildMarker.read(settings.build_marker)
 
 
 class PublishedVersion(luigi.Target):
@@ -292,7 +376,7 @@ class PublishToPostgres(luigi.Task):
         from pipeline.lib.publish import PublishRequest, publish
 
         settings = load_settings()
-        build = BuildMarker.read(settings.build_marker)
+        build = local_build(settings)
         dsn = settings.postgres_dsn()
         check_postgres(settings)  # run on its own, the task checks the server before copying too
         self.set_status_message(f"publishing to {redact(dsn)}")
@@ -312,7 +396,8 @@ class PublishToPostgres(luigi.Task):
         )
         result = retry_transient(lambda: publish(request))
         self.set_status_message(
-            f"version {result.published_version} live: {sum(result.rows.values()):,} rows in {result.schema}"
+            f"version {result.published_version} live: {sum(result.rows.values()):,} rows, "
+            f"{sum(result.rows_copied.values()):,} of them copied"
         )
         self.set_progress_percentage(100)
         PublishedMarker(
@@ -323,6 +408,8 @@ class PublishToPostgres(luigi.Task):
             amounts=result.amounts,
             seconds=result.seconds,
             dsn=redact(dsn),
+            rows_copied=result.rows_copied,
+            months_touched=result.months_touched,
         ).write(settings.published_marker)
 
 
@@ -341,7 +428,7 @@ class VerifyPostgres(luigi.Task):
         return PublishToPostgres(source=self.source)
 
     def output(self):
-        return luigi.LocalTarget(load_settings().verified_marker)
+        return StoredTarget(load_settings().verified_marker)
 
     def complete(self):
         settings = load_settings()
@@ -352,13 +439,16 @@ class VerifyPostgres(luigi.Task):
             and version is not None
             and marker.warehouse_version == version
             and marker.olap_project == dbt_project_fingerprint(settings.dbt_olap_project_dir)
+            # After restore-previous the live version is another: the next run publishes this one
+            # again, and verifies it.
+            and PublishedVersion(version).exists()
         )
 
     def run(self):
         from pipeline.lib.verify import verify_with_dbt_postgres
 
         settings = load_settings()
-        build = BuildMarker.read(settings.build_marker)
+        build = local_build(settings)
         self.set_status_message("dbt-postgres: testing the live tables")
         result = verify_with_dbt_postgres(
             project_dir=settings.dbt_olap_project_dir,
@@ -399,6 +489,7 @@ class RunAll(luigi.Task):
     def complete(self):
         settings = load_settings(self.source or None)
         hold_data_dir(settings)
+        check_store(settings)  # before PostgreSQL, which may start an embedded server
         check_postgres(settings)
         return all(task.complete() for task in luigi.task.flatten(self.requires()))
 
@@ -407,6 +498,7 @@ class RunAll(luigi.Task):
         from pipeline.summary import print_summary
 
         settings = load_settings(self.source or None)
+        local_build(settings)  # the report reads the warehouse: this worker may not have built it
         figures = collect_figures(settings)
         print_summary(figures, write_report(settings, figures))
 

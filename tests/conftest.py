@@ -81,3 +81,21 @@ def clean_env(monkeypatch):
         if key.startswith(("PIPELINE_", "LUIGI_")):
             monkeypatch.delenv(key)
     return monkeypatch
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """One S3-compatible server for the session (moto's server mode on 127.0.0.1, authentication on;
+    tests/s3_server.py), stopped at the end."""
+    from s3_server import start_s3_server
+
+    server = start_s3_server(tmp_path_factory.mktemp("s3") / "moto.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server, request) -> str:
+    """A fresh bucket on the session's S3 server for one test."""
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:50] or "bucket"
+    return s3_server.make_bucket(name)

@@ -407,3 +407,19 @@ def serve_http(*script: Reply | bytes, routes: Mapping[str, Reply | bytes] | Non
     finally:
         server.shutdown()
         server.server_close()
+
+
+def write_landing_months(folder: Path, months: list[str], rows_per_month: int = 1500) -> list[Path]:
+    """A landing folder of small monthly exports cut from the real Online Retail data (the first
+    ``rows_per_month`` lines of each ``YYYY-MM``), one workbook per month named after it."""
+    import polars as pl
+
+    data = pl.read_parquet(SHARED_DATA / "online_retail.parquet")
+    books = []
+    for month in months:
+        year, mon = (int(p) for p in month.split("-"))
+        part = data.filter(
+            (pl.col("InvoiceDate").dt.year() == year) & (pl.col("InvoiceDate").dt.month() == mon)
+        )
+        books.append(write_workbook(folder / f"{month}.xlsx", part.head(rows_per_month).rows()))
+    return books

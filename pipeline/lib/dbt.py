@@ -133,9 +133,13 @@ def _keep_parse_cache(parsed: Path, cache: Path) -> None:
 def sql_list(paths: list[str], relative_to: Path) -> str:
     """A DuckDB list literal of the files' paths relative to dbt's work directory, e.g.
     ``['../../lake/_rejects/a.parquet']``: the same in every data directory, so dbt's parse cache
-    still holds when a fresh data directory converts the same workbooks."""
+    still holds when a fresh data directory converts the same workbooks. ``s3://`` URLs stay as they are."""
     base = relative_to.resolve()
-    quoted = ("'" + os.path.relpath(Path(p).resolve(), base).replace("'", "''") + "'" for p in sorted(paths))
+
+    def named(p: str) -> str:
+        return p if p.startswith("s3://") else os.path.relpath(Path(p).resolve(), base)
+
+    quoted = ("'" + named(p).replace("'", "''") + "'" for p in sorted(paths))
     return "[" + ", ".join(quoted) + "]"
 
 

@@ -11,7 +11,7 @@ Stages: ``lake_month_<n>`` (pipeline/lib/lake.py: n month files written to the s
 ``lake_before_manifest`` (the files renamed into the lake, the manifest not yet written),
 ``warehouse_before_swap`` (dbt built and tested the building file, not yet renamed over the live one)
 and ``warehouse_swapped`` (renamed, the build marker not yet written; pipeline/lib/warehouse.py),
-``copy``, ``before_go_live`` and ``in_go_live`` (pipeline/lib/publish.py).
+``copy`` (pipeline/lib/publish_copy.py), ``before_go_live`` and ``in_go_live`` (pipeline/lib/publish.py).
 """
 
 from __future__ import annotations

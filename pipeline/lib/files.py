@@ -11,22 +11,38 @@ from pathlib import Path
 _held_locks: dict[Path, int] = {}
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path`` (same filesystem), then rename over it."""
+def write_text_atomic(path: Path | str, text: str) -> None:
+    """Write to a temporary file beside ``path`` (same filesystem), then rename over it; an ``s3://``
+    location is written as one whole object (pipeline/lib/storage.py)."""
+    if str(path).startswith("s3://"):
+        from pipeline.lib.storage import write_bytes
+
+        write_bytes(path, text.encode())
+        return
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
     tmp.write_text(text)
     os.replace(tmp, path)
 
 
-def write_json_atomic(path: Path, payload: dict) -> None:
+def write_json_atomic(path: Path | str, payload: dict) -> None:
     write_text_atomic(path, json.dumps(payload, indent=2, default=str))
 
 
-def read_json(path: Path) -> dict | None:
-    """The JSON object in ``path``, or None when it is missing or unreadable (a torn write)."""
+def read_json(path: Path | str) -> dict | None:
+    """The JSON object in ``path`` (a file or an ``s3://`` object), or None when it is missing or
+    unreadable (a torn write)."""
+    if str(path).startswith("s3://"):
+        from pipeline.lib.storage import read_bytes
+
+        data = read_bytes(path)
+        try:
+            return None if data is None else json.loads(data)
+        except json.JSONDecodeError:
+            return None
     try:
-        return json.loads(path.read_text())
+        return json.loads(Path(path).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
 

@@ -1,6 +1,9 @@
 """The lake's layout and its manifests: what counts as a complete conversion.
 
 Kept free of polars and pyarrow so that checking completeness (every no-op run does) imports nothing heavy.
+The lake is a local folder or an ``s3://`` location (pipeline/lib/storage.py); on a store without rename,
+the manifest is what makes a conversion count: written last, and valid only while every file it lists
+is there with the size it recorded.
 """
 
 from __future__ import annotations
@@ -9,10 +12,10 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Self
 
-from pipeline.lib.download import sha256_file
+from pipeline.lib import storage
 from pipeline.lib.markers import Marker
 
 # 2: CSV and .xls sources, conversion rules in the manifest, new reject reasons. An older manifest
@@ -20,20 +23,22 @@ from pipeline.lib.markers import Marker
 MANIFEST_VERSION = 2
 
 
-def workbook_slug(path: Path) -> str:
+def workbook_slug(path: Path | str) -> str:
     """The name of an export's lake files: its file name's letters and digits in any script, lower case,
     runs of anything else as ``_`` (``Sales 2011.xlsx`` -> ``sales_2011``, ``销售.xlsx`` -> ``销售``). A
     name with no letter or digit gets a hash of itself, so two such names never share lake files."""
-    stem = unicodedata.normalize("NFKC", path.stem).casefold()
+    name = PurePosixPath(storage.name_of(path))
+    stem = unicodedata.normalize("NFKC", name.stem).casefold()
     slug = re.sub(r"[\W_]+", "_", stem).strip("_")
-    return slug or "export_" + hashlib.sha256(path.name.encode()).hexdigest()[:10]
+    return slug or "export_" + hashlib.sha256(name.name.encode()).hexdigest()[:10]
 
 
 @dataclass(frozen=True)
 class LakePaths:
-    """Where each export's files lie in the lake; every path a manifest lists is relative to ``lake_dir``."""
+    """Where each export's files lie in the lake; every path a manifest lists is relative to ``lake_dir``
+    (a local folder, or an ``s3://`` URL)."""
 
-    lake_dir: Path
+    lake_dir: Path | str
 
     LINES = "invoice_lines"
     REJECTS = "_rejects"
@@ -55,8 +60,26 @@ class LakePaths:
         """Where a conversion writes before it renames into place (the lake's filesystem)."""
         return self.lake_dir / "_tmp"
 
-    def manifest_for(self, workbook: Path) -> Path:
-        return self.manifests / f"{workbook_slug(workbook)}.json"
+    @property
+    def is_remote(self) -> bool:
+        return storage.is_remote(self.lake_dir)
+
+    @property
+    def store(self) -> storage.Store:
+        return storage.open_store(self.lake_dir)
+
+    def location(self, rel: str) -> Path | str:
+        """A file of the lake: a Path in a local lake, an ``s3://`` URL in a remote one."""
+        return storage.join(self.lake_dir, rel) if self.is_remote else Path(self.lake_dir) / rel
+
+    def manifest_key(self, workbook: Path | str) -> str:
+        return f"_manifests/{workbook_slug(workbook)}.json"
+
+    def manifest_for(self, workbook: Path | str) -> Path | str:
+        return self.location(self.manifest_key(workbook))
+
+    def read_manifest(self, workbook: Path | str) -> LakeManifest | None:
+        return LakeManifest.read(self.manifest_for(workbook))
 
     def line_file(self, slug: str, year: int, month: int) -> str:
         return f"{self.LINES}/invoice_year={year}/invoice_month={month:02d}/part-{slug}.parquet"
@@ -91,7 +114,7 @@ class LakeManifest(Marker):
     skipped_sheets: dict[str, str] = field(default_factory=dict)  # sheet -> why it holds no lines
 
     @classmethod
-    def read(cls, path: Path) -> Self | None:
+    def read(cls, path: Path | str) -> Self | None:
         manifest = super().read(path)
         return manifest if manifest and manifest.manifest_version == MANIFEST_VERSION else None
 
@@ -99,29 +122,27 @@ class LakeManifest(Marker):
         return [rel for rel in self.files if rel.startswith(f"{folder}/")]
 
 
-def manifest_is_current(path: Path, workbook: Path, rules: dict[str, str]) -> bool:
-    """True when the manifest describes this very workbook, converted under these ``rules``
-    (``ConversionRules.as_dict()``), and every file it lists is in place.
+def manifest_is_current(path: Path | str, workbook: Path | str, rules: dict[str, str]) -> bool:
+    """True when the manifest at ``path`` describes this very workbook, converted under these ``rules``
+    (``ConversionRules.as_dict()``), and every file it lists is in place with the size it recorded.
 
     Size and mtime stand in for the workbook's checksum so that a no-op run stays fast; a touched but
-    unchanged workbook is re-hashed and still counts as converted.
+    unchanged workbook is re-hashed and still counts as converted. On S3 the files' sizes come from one
+    listing per top folder of the lake (storage.S3Store.sizes), not one request per file.
     """
     manifest = LakeManifest.read(path)
-    if manifest is None or not workbook.is_file() or manifest.rules != rules:
+    if manifest is None or manifest.rules != rules:
         return False
-    lake_dir = path.parent.parent
-    for rel, meta in manifest.files.items():
-        try:
-            if (lake_dir / rel).stat().st_size != meta["bytes"]:
-                return False
-        except FileNotFoundError:
-            return False
-    stat = workbook.stat()
-    if stat.st_size != manifest.workbook_bytes:
+    lake_dir = path.rsplit("/", 2)[0] if storage.is_remote(path) else Path(path).parent.parent
+    found = storage.open_store(lake_dir).sizes(manifest.files)
+    if any(found.get(rel) != meta["bytes"] for rel, meta in manifest.files.items()):
         return False
-    if stat.st_mtime_ns == manifest.workbook_mtime_ns:
+    got = storage.stat(workbook)
+    if got is None or got.size != manifest.workbook_bytes:
+        return False
+    if got.mtime_ns == manifest.workbook_mtime_ns:
         return True
-    return sha256_file(workbook) == manifest.workbook_sha256
+    return storage.sha256_of(workbook) == manifest.workbook_sha256
 
 
 def conversion_figures(manifests: list[LakeManifest]) -> dict[str, Any]:
@@ -137,7 +158,7 @@ def conversion_figures(manifests: list[LakeManifest]) -> dict[str, Any]:
         "conversion_rejects_by_reason": rejects,
         "convert_seconds": round(sum(m.seconds for m in manifests), 2),
         "skipped_sheets": {
-            f"{Path(m.workbook).name} / {sheet}": why
+            f"{storage.name_of(m.workbook)} / {sheet}": why
             for m in manifests
             for sheet, why in m.skipped_sheets.items()
         },

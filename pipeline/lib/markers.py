@@ -104,6 +104,10 @@ class PublishedMarker(Marker):
     amounts: dict[str, str]  # "<table>.<column>" -> sum, as text (exact decimals)
     seconds: dict[str, float]
     dsn: str  # redacted
+    # What this publish copied (rows per table) and which months of each partitioned table; the rest
+    # was live already (pipeline/lib/publish.py).
+    rows_copied: dict[str, int] = field(default_factory=dict)
+    months_touched: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

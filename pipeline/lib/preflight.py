@@ -27,10 +27,17 @@ def live_version(conn) -> tuple[int, str] | None:
 
 
 def live_warehouse_version(dsn: str) -> str | None:
-    """The warehouse version live in ``dsn``'s ledger (one quick query), or None."""
+    """The warehouse version live in ``dsn``'s ledger (one quick query), or None; None too when it was
+    published in the earlier layout (views over a version schema, no ``pieces`` in its ledger row), so
+    that the next run publishes it again in the current one."""
     with connect(dsn, quick=True) as conn:
-        live = live_version(conn)
-    return live[1] if live else None
+        if conn.execute("select to_regclass(%s)", (f"{META_SCHEMA}.publish_ledger",)).fetchone()[0] is None:
+            return None
+        live = conn.execute(
+            f"select warehouse_version, to_jsonb(l) -> 'pieces' is not null and to_jsonb(l) -> 'pieces' "
+            f"<> 'null' from {META_SCHEMA}.publish_ledger l where status = 'live'"
+        ).fetchone()
+    return live[0] if live and live[1] else None
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,8 @@ def preflight(dsn: str, bi_role: str) -> Preflight:
         except psycopg.Error as err:
             raise describe_failure(err, dsn, "query") from None
     missing = []
-    # Every publish creates a schema analytics_v<N>: the database's owner has that right already.
+    # A publish that copies something creates a schema analytics_v<N>: the database's owner has that
+    # right already.
     if not superuser and not can_create:
         missing.append(
             f"the role {user} may not create schemas in database {database}: "

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.lib import storage
 from pipeline.lib.manifest import workbook_slug
 from pipeline.lib.markers import DownloadMarker
 
@@ -24,7 +25,7 @@ class SourceError(ValueError):
 
 @dataclass
 class SourceListing:
-    exports: list[Path]
+    exports: list[Path | str]  # local files, or s3:// URLs
     skipped: dict[str, str] = field(default_factory=dict)  # file name -> why it is not read
 
 
@@ -32,12 +33,17 @@ def is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
 
-def list_sources(source: str, download_marker: Path | None = None) -> SourceListing | None:
-    """The exports ``source`` stands for: a file, a landing folder, or the exports a URL's download
-    unpacked (listed in ``download_marker``); None while that download has not happened."""
+def list_sources(source: str, download_marker: Path | str | None = None) -> SourceListing | None:
+    """The exports ``source`` stands for: a file, a landing folder (local, or an ``s3://`` prefix), or
+    the exports a URL's download unpacked (listed in ``download_marker``); None while that download has
+    not happened."""
     if is_url(source):
         marker = DownloadMarker.read(download_marker) if download_marker else None
-        return SourceListing([Path(p) for p in marker.workbooks]) if marker else None
+        if not marker:
+            return None
+        return SourceListing([p if storage.is_remote(p) else Path(p) for p in marker.workbooks])
+    if storage.is_remote(source):
+        return list_remote(source.rstrip("/"))
     path = Path(source).expanduser().resolve()
     return list_folder(path) if path.is_dir() else SourceListing([path])
 
@@ -68,7 +74,30 @@ def list_folder(folder: Path) -> SourceListing:
     return SourceListing(exports, skipped)
 
 
-def check_distinct_slugs(names: list[str], where: Path) -> None:
+def list_remote(source: str) -> SourceListing:
+    """An ``s3://`` export, or the exports of an ``s3://`` landing prefix (objects right under it)."""
+    if is_export_name(source):
+        return SourceListing([source])
+    store = storage.open_store(source)
+    exports: list[str] = []
+    skipped: dict[str, str] = {}
+    for key in sorted(store.listing("")):
+        name = key.rsplit("/", 1)[-1]
+        if "/" in key:
+            skipped.setdefault(key.split("/", 1)[0], "a folder (sub-folders are not read)")
+        elif name.startswith(("~$", ".")):
+            skipped[name] = "hidden or lock file"
+        elif not is_export_name(name):
+            skipped[name] = f"not an export ({', '.join(SOURCE_SUFFIXES)})"
+        else:
+            exports.append(store.location(key))
+    if not exports:
+        raise SourceError(f"the source {source}/ holds no {', '.join(SOURCE_SUFFIXES)} export")
+    check_distinct_slugs([storage.name_of(e) for e in exports], source)
+    return SourceListing(exports, skipped)
+
+
+def check_distinct_slugs(names: list[str], where: Path | str) -> None:
     """Each export owns the lake files named by its slug: two exports with one slug (``Sales 2011.xlsx``
     and ``sales_2011.csv``, or ``2010/x.xlsx`` and ``2011/x.xlsx`` in an archive) would overwrite each
     other's lines."""

@@ -13,6 +13,10 @@ from pathlib import Path
 # The folders of the warehouse project whose models are published (dbt's fqn[1]).
 PUBLISHED_FOLDERS = ("marts", "quality", "reports")
 
+# A published table with this column, not null and a foreign key to the calendar, is partitioned by
+# its month in PostgreSQL (range of yyyymmdd keys): a publish copies only the months that changed.
+PARTITION_COLUMN = "date_key"
+
 
 @dataclass
 class TableSpec:
@@ -23,6 +27,21 @@ class TableSpec:
     primary_key: list[str] = field(default_factory=list)
     not_null: set[str] = field(default_factory=set)
     foreign_keys: list[tuple[str, str, str]] = field(default_factory=list)  # column, table, column
+
+    @property
+    def partition_column(self) -> str | None:
+        """The column whose month partitions the table in PostgreSQL, or None (one piece)."""
+        keyed = any(column == PARTITION_COLUMN for column, _, _ in self.foreign_keys)
+        return PARTITION_COLUMN if keyed and PARTITION_COLUMN in self.not_null else None
+
+    @property
+    def live_primary_key(self) -> list[str]:
+        """The primary key in PostgreSQL: PostgreSQL requires a partitioned table's primary key to hold
+        the partition column (the dbt key alone stays unique: dbt tests it)."""
+        extra = self.partition_column
+        if self.primary_key and extra and extra not in self.primary_key:
+            return [*self.primary_key, extra]
+        return list(self.primary_key)
 
 
 def read_table_specs(manifest_path: Path, folders: tuple[str, ...]) -> list[TableSpec]:

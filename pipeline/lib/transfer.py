@@ -2,7 +2,8 @@
 installed offline from the pinned ``duckdb-extension-postgres-scanner`` wheel: the bridge between the
 two databases, and the copy of one table.
 
-The publish (``publish.py``) decides what to copy where and checks it afterwards.
+The publish decides what to copy where (which months: ``publish_pieces.py``; over how many cursors at
+once: ``publish_copy.py``) and checks it afterwards.
 """
 
 from __future__ import annotations
@@ -10,17 +11,11 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.lib.postgres import CONNECT_OPTIONS, describe_failure, scrub, with_libpq_options
 from pipeline.lib.specs import quote_ident, quote_literal
-
-# A table of at least this many rows is copied in two halves over two connections at once: one binary
-# COPY stream keeps neither DuckDB nor the PostgreSQL backend busy all the time. Only the fact table is
-# that large; a smaller one is not worth a second stream (docs/speed.md, "The publish").
-SPLIT_COPY_ROWS = 200_000
 
 
 class TransferError(RuntimeError):
@@ -102,29 +97,12 @@ class WarehouseBridge:
         self.con.close()
 
 
-def copy_table(duck: WarehouseBridge, schema: str, table: str, columns: list[str], split_rows: int) -> None:
-    """``table``'s rows from the warehouse into ``schema``.``table`` in PostgreSQL, by the extension's
-    binary COPY; a table of ``split_rows`` rows or more in two halves at once."""
-    rows = duck.rows_of.get(table, 0)
-    if rows < split_rows:
-        _copy_rows(duck, schema, table, columns)
-        return
-    # The rows before the middle and from it, over two DuckDB cursors (so two PostgreSQL connections)
-    # in two threads. The halves complement each other wherever the middle is; the publish's check of
-    # counts and sums that follows the copy covers both.
-    middle = rows // 2
-    with duck.cursor() as first, duck.cursor() as second, ThreadPoolExecutor(2) as pool:
-        halves = [
-            pool.submit(_copy_rows, first, schema, table, columns, f"where rowid < {int(middle)}"),
-            pool.submit(_copy_rows, second, schema, table, columns, f"where rowid >= {int(middle)}"),
-        ]
-    for half in halves:
-        half.result()
-
-
-def _copy_rows(duck: WarehouseBridge, schema: str, table: str, columns: list[str], where: str = "") -> None:
+def copy_rows(duck: WarehouseBridge, relation: str, table: str, columns: list[str], where: str = "") -> None:
+    """The rows of warehouse ``table`` (those ``where`` selects) into PostgreSQL's ``relation``
+    (``schema.name``), by the extension's binary COPY."""
+    schema, name = relation.split(".", 1)
     cols = ", ".join(quote_ident(c) for c in columns)
     duck.execute(
-        f"insert into pg.{quote_ident(schema)}.{quote_ident(table)} ({cols}) "
+        f"insert into pg.{quote_ident(schema)}.{quote_ident(name)} ({cols}) "
         f"select {cols} from wh.main.{quote_ident(table)} {where}"
     )

@@ -40,6 +40,7 @@ from pipeline.lib.dbt import (
 from pipeline.lib.faults import fault_point
 from pipeline.lib.manifest import MANIFEST_VERSION, LakeManifest, LakePaths, manifest_is_current
 from pipeline.lib.sources import list_sources
+from pipeline.lib.storage import dbt_env, install_httpfs, is_remote, name_of
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
@@ -62,7 +63,7 @@ def dbt_project_fingerprint(project_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def warehouse_version(settings: Settings, workbooks: list[Path] | None) -> str | None:
+def warehouse_version(settings: Settings, workbooks: list[Path | str] | None) -> str | None:
     """What the warehouse is built from, as a content address: the exports (name and sha256), the
     conversion rules and format, the dbt project and the unknown-value limits (they decide whether a
     build passes, so a changed limit checks the data again). The same exports give the same version in
@@ -72,7 +73,7 @@ def warehouse_version(settings: Settings, workbooks: list[Path] | None) -> str |
     """
     if workbooks is None:
         return None
-    lake = LakePaths(settings.lake_dir)
+    lake = LakePaths(settings.lake_location)
     rules = settings.conversion_rules.as_dict()
     inputs = {
         "dbt_project": dbt_project_fingerprint(settings.dbt_project_dir),
@@ -83,13 +84,13 @@ def warehouse_version(settings: Settings, workbooks: list[Path] | None) -> str |
         ],
         "exports": [],
     }
-    for workbook in sorted(workbooks, key=lambda w: w.name):
+    for workbook in sorted(workbooks, key=name_of):
         manifest_path = lake.manifest_for(workbook)
         if not manifest_is_current(manifest_path, workbook, rules):
             return None
         manifest = LakeManifest.read(manifest_path)
         inputs["exports"].append(
-            [workbook.name, manifest.workbook_sha256, manifest.manifest_version, manifest.rules]
+            [name_of(workbook), manifest.workbook_sha256, manifest.manifest_version, manifest.rules]
         )
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -201,6 +202,7 @@ def build_warehouse(
     unknown_max_line_percent: float,
     unknown_max_money_percent: float,
     unknown_strict: bool,
+    lake_location: Path | str = "",
 ) -> dict:
     """``dbt build`` into the building file (new for a full refresh, a copy of the live warehouse for
     an incremental build), then rename it over the live warehouse; dbt runs in ``work_dir`` (its
@@ -211,6 +213,8 @@ def build_warehouse(
 
     The unknown-value limits reach dbt's test assert_unknown_values_within_limits as env vars, the
     change set the incremental models as PIPELINE_CHANGED_EXPORTS (dbt/warehouse/macros/change_set.sql).
+    With the lake on S3 (``lake_location``), httpfs is installed from its wheel and the S3 secret's parts reach
+    the profile's ``*_s3`` target as env vars (storage.dbt_env).
     """
     kept = (
         f"The warehouse was not replaced: {warehouse_path} still holds the last good build."
@@ -233,6 +237,8 @@ def build_warehouse(
         # dbt changes the copy; the live file stays as it was until the rename, whatever happens.
         shutil.copyfile(warehouse_path, building)
     changed = "all" if plan.mode == "full" else duckdb_text_list(plan.changed)
+    if is_remote(lake_location):
+        install_httpfs()
     try:
         run_dbt(
             ["build", "--target", target, "--threads", str(threads)],
@@ -249,6 +255,7 @@ def build_warehouse(
                 "PIPELINE_UNKNOWN_MAX_MONEY_PERCENT": repr(float(unknown_max_money_percent)),
                 "PIPELINE_UNKNOWN_STRICT": "true" if unknown_strict else "false",
                 "PIPELINE_CHANGED_EXPORTS": changed,
+                **dbt_env(str(lake_location)),
             },
         )
         warnings = rows_of_failing_tests(work_dir, building)

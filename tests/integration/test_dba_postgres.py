@@ -69,6 +69,15 @@ def test_full_run_as_a_least_privileged_role_then_the_bi_role_reads(
     dba_server.sql("create role bi_alice login password 'alice-pw' in role analytics_reader")
     alice = fresh_db.replace(f"etl:{ETL_PASSWORD}", "bi_alice:alice-pw")
     assert dba_server.sql("select count(*) from analytics.dim_country", alice)[0][0] > 0
+    # ... and finds the star's joins where BI tools look for them (information_schema).
+    joins = dba_server.sql(
+        "select distinct pk.table_name from information_schema.referential_constraints r "
+        "join information_schema.table_constraints fk using (constraint_schema, constraint_name) "
+        "join information_schema.table_constraints pk on pk.constraint_schema = r.unique_constraint_schema "
+        "and pk.constraint_name = r.unique_constraint_name where fk.table_name = 'fct_sales' order by 1",
+        alice,
+    )
+    assert joins == [("dim_country",), ("dim_customer",), ("dim_date",), ("dim_product",)]
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         dba_server.sql("select * from pipeline_meta.publish_ledger", alice)
     # The password appears in no log, report, marker or ledger row.

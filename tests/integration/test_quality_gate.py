@@ -102,7 +102,7 @@ def test_verification_fails_when_a_live_table_lost_a_key(tmp_path, run_pipeline,
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         [(table, name)] = conn.execute("""
             select c.conrelid::regclass::text, c.conname from pg_constraint c
-            where c.contype = 'f' and c.conrelid::regclass::text like 'analytics_v%.fct_sales'
+            where c.contype = 'f' and c.conrelid = 'analytics.fct_sales'::regclass
               and pg_get_constraintdef(c.oid) like '%(product_key)%'
         """).fetchall()  # fmt: skip
         conn.execute(f'alter table {table} drop constraint "{name}"')

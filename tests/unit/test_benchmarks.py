@@ -84,3 +84,19 @@ def test_targets_are_checked_against_the_figures():
     table = markdown([{**table_fields, **r} for r in (real, small, ten)], "python -m benchmarks")
     assert "| at 10× the data, time ≤ 10× | 12.0× | **missed** |" in table
     assert "| cold run ≤ 2.5× the floor | 2.4× | met |" in table
+
+
+def test_incremental_case_has_its_table_and_its_targets():
+    incremental = {
+        "label": "incremental: one export into 10× history", "scale": 10, "history_lines": 5_419_090,
+        "export_lines": 45_000, "runs": 3, "history_cold_seconds": 70.0, "history_cold_peak_rss_mb": 1200,
+        "alone_seconds": 7.0, "added_seconds": 15.0, "added_peak_rss_mb": 800, "removed_seconds": 12.0,
+        "noop_seconds": 0.3, "added_over_alone": 2.14,
+    }  # fmt: skip
+
+    table = markdown([incremental], "python -m benchmarks --incremental 10")
+
+    assert "| 5,419,090 (10×) | 45,000 | 70.0 s | 7.0 s | 15.0 s | 2.14× | 12.0 s | 0.3 s | 800 MB |" in table
+    assert "| an export added to 10× history ≤ 2× the export alone | 2.14× | **missed** |" in table
+    assert "| no-op after the export | 0.3 s | met |" in table
+    assert "| source | lines |" not in table  # no empty table for cases not run

@@ -37,6 +37,42 @@ def test_docker_compose_wires_postgres_luigid_and_the_pipeline():
     assert "pip install" in dockerfile and "luigi" in dockerfile
 
 
+def test_docker_compose_scales_workers_on_a_lake_in_minio():
+    """`docker compose up --scale worker=3`: MinIO, its bucket, and workers that share nothing local."""
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"minio", "minio-bucket", "worker"} <= set(services)
+
+    minio = services["minio"]
+    assert minio["image"].startswith("minio/minio:") and not minio["image"].endswith(":latest")
+    assert "MINIO_ROOT_PASSWORD" in minio["environment"]["MINIO_ROOT_PASSWORD"]  # from .env, not a value
+    assert "mc" in minio["healthcheck"]["test"] and any(v.startswith("minio:") for v in minio["volumes"])
+    assert "minio" in compose["volumes"]
+    bucket = services["minio-bucket"]
+    assert "mc mb --ignore-existing local/retail-lake" in " ".join(bucket["entrypoint"])
+    assert bucket["depends_on"]["minio"]["condition"] == "service_healthy"
+
+    worker = services["worker"]
+    # Scalable: no fixed name, no host port, no volume shared with another replica.
+    assert not {"container_name", "ports", "volumes", "profiles"} & set(worker)
+    env = worker["environment"]
+    assert env["PIPELINE_LAKE_URL"].startswith("${PIPELINE_LAKE_URL:-s3://retail-lake/")
+    assert env["PIPELINE_SOURCE"].startswith("${PIPELINE_SOURCE:-s3://retail-lake/")
+    assert env["AWS_ENDPOINT_URL"] == "${AWS_ENDPOINT_URL:-http://minio:9000}"
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"} <= set(env)
+    assert "${" in env["AWS_SECRET_ACCESS_KEY"]  # interpolated from the environment, never a literal
+    assert worker["depends_on"]["minio-bucket"]["condition"] == "service_completed_successfully"
+    command = worker["command"]
+    assert command[command.index("--scheduler-host") + 1] == "luigid" and "--local-scheduler" not in command
+
+    # The single run on a local lake starts only when named, so `up` starts the workers alone.
+    assert services["pipeline"]["profiles"] == ["single"]
+    # luigid reads the central scheduler's settings, which the image carries.
+    assert services["luigid"]["environment"]["LUIGI_CONFIG_PATH"] == "/app/luigid.cfg"
+    assert "luigid.cfg" in (REPO_ROOT / "Dockerfile").read_text()
+    assert "prune_on_get_work = true" in (REPO_ROOT / "luigid.cfg").read_text()
+
+
 def test_the_image_runs_the_copied_tree_which_holds_the_dbt_projects(tmp_path):
     # The Dockerfile copies pipeline/ and dbt/ into /app and puts /app first on PYTHONPATH: the
     # pipeline must then find its dbt projects there, whatever the working directory.

@@ -39,3 +39,17 @@ def test_workbooks_are_split_and_read_back_with_every_quirk(tmp_path):
     assert (variants["description"] > 1).any()
     homes = lines.drop_nulls("customer_id").group_by("customer_id").agg(pl.col("country").n_unique())
     assert (homes["country"] > 1).any()
+
+
+def test_a_later_export_takes_its_own_days_and_invoice_numbers():
+    import datetime as dt
+
+    start = dt.datetime(2012, 1, 2, 8, 0)
+    rows = list(generate_lines(3_000, seed=8, start=start, days=30, first_invoice=600_000))
+
+    times = [row[4] for row in rows]
+    assert min(times) == start and max(times) < start + dt.timedelta(days=30)
+    numbers = [int(str(row[0]).lstrip("AC")) for row in rows]
+    assert min(numbers) > 600_000
+    # The defaults still give the real data's span, so earlier seeds' histories stay as they were.
+    assert list(generate_lines(50, seed=8))[0][4] == dt.datetime(2010, 12, 1, 8, 26)

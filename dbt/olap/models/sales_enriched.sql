@@ -37,6 +37,7 @@ final as (
         sales.sales_line_key,
         sales.invoice_no,
         sales.invoice_at,
+        sales.date_key,
         dates.calendar_date as invoice_date,
         dates.year_month,
         dates.day_name,

@@ -1,0 +1,198 @@
+"""The layout of schema ``analytics`` in PostgreSQL: its live tables (created with their keys, foreign
+keys, indexes, in dependency order; months detached), taking over an earlier layout (which tables must be
+re-created, and the views outside ``analytics`` that would stop that), the dbt docs as comments, and the
+BI role's grants.
+"""
+
+from __future__ import annotations
+
+from pipeline.lib.postgres import LIVE_SCHEMA, META_SCHEMA
+from pipeline.lib.publish_pieces import PublishError, Shape, _LiveVersion, _qualified, _relation
+from pipeline.lib.specs import TableSpec, quote_ident, quote_literal
+
+# The partitions of a table (by name): schema.table, as the ledger records them.
+_PARTITIONS_OF = (
+    "select n.nspname || '.' || c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+    "join pg_namespace n on n.oid = c.relnamespace where i.inhparent = to_regclass(%s)"
+)
+
+
+def _live_table(table: str) -> str:
+    return _qualified(LIVE_SCHEMA, table)
+
+
+def _live_relations(conn) -> dict[str, str]:
+    """The relations of ``analytics`` by name, with their kind (``r`` table, ``p`` partitioned, ``v``
+    view)."""
+    return dict(
+        conn.execute(
+            "select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = %s",
+            (LIVE_SCHEMA,),
+        ).fetchall()
+    )
+
+
+def _tables_to_rebuild(conn, shapes: dict[str, Shape], live: _LiveVersion | None) -> set[str]:
+    """The tables of ``analytics`` that must be (re)created: missing, a view of the earlier layout, or of
+    another shape than the live version's. Fails, before any copy, when views outside ``analytics``
+    depend on one (dropping it would drop them)."""
+    found = _live_relations(conn)
+    rebuild = set()
+    for name, shape in shapes.items():
+        kind = found.get(name)
+        expected = "p" if shape.partition_column else "r"
+        live_shape = (live.shapes or {}).get(name) if live else None
+        if kind != expected or live_shape is None or live_shape.signature != shape.signature:
+            rebuild.add(name)
+    # A table that references a re-created one loses that foreign key with it: re-create it too.
+    grew = True
+    while grew:
+        grew = False
+        for name, shape in shapes.items():
+            if name not in rebuild and any(target in rebuild for _, target, _ in shape.foreign_keys):
+                rebuild.add(name)
+                grew = True
+    blocked = {}
+    for name in sorted(rebuild):
+        if name in found:
+            outside = [v for v, schema in _dependent_views(conn, name) if schema != LIVE_SCHEMA]
+            if outside:
+                blocked[f"{LIVE_SCHEMA}.{name}"] = outside
+    if blocked:
+        listing = "; ".join(f"{table} ← {', '.join(views)}" for table, views in blocked.items())
+        raise PublishError(
+            f"the tables of schema {LIVE_SCHEMA} must be re-created (first publish since the layout "
+            f"changed from views to tables, or their columns changed), and these views of yours depend on "
+            f"them and would be lost: {listing}. Save their definitions (SELECT pg_get_viewdef('<view>'); "
+            f"or pg_dump --schema-only), drop them, run the pipeline again, then re-create them: from then "
+            f"on they keep working across publishes and restores. Nothing was made live."
+        )
+    return rebuild
+
+
+def _dependent_views(conn, table: str) -> list[tuple[str, str]]:
+    """(view, its schema) of every view that reads ``analytics.<table>``, directly or through others."""
+    return conn.execute(
+        """
+        with recursive dependents(oid) as (
+            select distinct r.ev_class from pg_depend d join pg_rewrite r on r.oid = d.objid
+            where d.classid = 'pg_rewrite'::regclass and d.refobjid = to_regclass(%s)
+              and r.ev_class <> d.refobjid
+            union
+            select r.ev_class from dependents x join pg_depend d on d.refobjid = x.oid
+            join pg_rewrite r on r.oid = d.objid
+            where d.classid = 'pg_rewrite'::regclass and r.ev_class <> x.oid
+        )
+        select n.nspname || '.' || c.relname, n.nspname from dependents x join pg_class c on c.oid = x.oid
+        join pg_namespace n on n.oid = c.relnamespace order by 1
+        """,
+        (f"{LIVE_SCHEMA}.{quote_ident(table)}",),
+    ).fetchall()
+
+
+def _create_live_tables(conn, shapes: dict[str, Shape], rebuild: set[str]) -> None:
+    """(Re)create the ``analytics`` tables in ``rebuild``, empty, with their keys: a table of the earlier
+    layout's views, or of another shape, is dropped first (``_tables_to_rebuild`` made sure that no view
+    outside ``analytics`` depends on it; dbt-postgres's views there are rebuilt after every publish)."""
+    if not rebuild:
+        return
+    found = _live_relations(conn)
+    # Dropping a partitioned table drops its months: detach them first, they may be kept for a restore.
+    for name in _dependency_order(shapes)[::-1]:
+        if name not in rebuild or name not in found:
+            continue
+        if found[name] == "p":
+            for (part,) in conn.execute(
+                _PARTITIONS_OF,
+                (f"{LIVE_SCHEMA}.{quote_ident(name)}",),
+            ).fetchall():
+                _detach(conn, name, part)
+        kind = "view" if found[name] == "v" else "table"
+        conn.execute(f"drop {kind} {_live_table(name)} cascade")
+    for name in _dependency_order(shapes):
+        if name not in rebuild:
+            continue
+        shape = shapes[name]
+        columns = ",\n    ".join(
+            f"{quote_ident(n)} {t}{' not null' if nn else ''}" for n, t, nn in shape.columns
+        )
+        partition = (
+            f" partition by range ({quote_ident(shape.partition_column)})" if shape.partition_column else ""
+        )
+        conn.execute(f"create table {_live_table(name)} (\n    {columns}\n){partition}")
+        if shape.primary_key:
+            cols = ", ".join(quote_ident(c) for c in shape.primary_key)
+            conn.execute(f"alter table {_live_table(name)} add primary key ({cols})")
+        for column, target, target_column in shape.foreign_keys:
+            conn.execute(
+                f"alter table {_live_table(name)} add foreign key ({quote_ident(column)}) "
+                f"references {_live_table(target)} ({quote_ident(target_column)})"
+            )
+            conn.execute(f"create index on {_live_table(name)} ({quote_ident(column)})")
+
+
+def _dependency_order(shapes: dict[str, Shape]) -> list[str]:
+    """Table names, each after the tables its foreign keys reference."""
+    order: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in order or name in path or name not in shapes:
+            return
+        for _, target, _ in shapes[name].foreign_keys:
+            visit(target, (*path, name))
+        order.append(name)
+
+    for name in sorted(shapes):
+        visit(name, ())
+    return order
+
+
+def _detach(conn, table: str, part: str) -> None:
+    """Detach a month from ``analytics.<table>``; it keeps its rows and keys, not the foreign keys
+    (they would hold the dimensions' rows it refers to)."""
+    conn.execute(f"alter table {_live_table(table)} detach partition {_relation(part)}")
+    for (name,) in conn.execute(
+        "select conname from pg_constraint where conrelid = to_regclass(%s) and contype = 'f'",
+        (_relation(part),),
+    ).fetchall():
+        conn.execute(f"alter table {_relation(part)} drop constraint {quote_ident(name)}")
+
+
+def _comments(relation: str, spec: TableSpec) -> list[str]:
+    """The dbt docs of ``spec`` as PostgreSQL comments on ``relation`` and its columns, where BI tools
+    show them."""
+    statements = []
+    if spec.description:
+        statements.append(f"comment on table {relation} is {quote_literal(spec.description)}")
+    for column, description in spec.columns.items():
+        if description:
+            statements.append(
+                f"comment on column {relation}.{quote_ident(column)} is {quote_literal(description)}"
+            )
+    return statements
+
+
+def _grant_read_only(conn, role: str) -> None:
+    """``role`` may read ``analytics`` and nothing else of the pipeline's.
+
+    REFERENCES as well as SELECT: PostgreSQL's ``information_schema`` lists a table's keys only to a
+    role with some privilege other than SELECT on it, and BI tools that read the keys there (rather
+    than in ``pg_constraint``) would see no relationships. It lets the role declare foreign keys to
+    these tables from a table of its own, and no more; the role owns no schema to create one in.
+    """
+    exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
+    if not exists:
+        conn.execute(f"create role {quote_ident(role)} nologin")
+    conn.execute(f"grant usage on schema {LIVE_SCHEMA} to {quote_ident(role)}")
+    conn.execute(f"grant select, references on all tables in schema {LIVE_SCHEMA} to {quote_ident(role)}")
+    conn.execute(f"revoke all on schema {META_SCHEMA} from {quote_ident(role)}")
+    conn.execute(f"revoke create on schema {LIVE_SCHEMA} from {quote_ident(role)}")
+
+
+def _execute_all(conn, statements: list[str]) -> None:
+    """Run ``statements`` in one round trip and one transaction: DDL and comments come by the hundred,
+    and each one alone costs a round trip and, outside a transaction, a commit (a WAL flush)."""
+    if statements:
+        with conn.transaction():
+            conn.execute(";\n".join(statements))
