@@ -213,8 +213,8 @@ def build_warehouse(
 
     The unknown-value limits reach dbt's test assert_unknown_values_within_limits as env vars, the
     change set the incremental models as PIPELINE_CHANGED_EXPORTS (dbt/warehouse/macros/change_set.sql).
-    With the lake on S3 (``lake_location``), httpfs is installed from its wheel and the S3 secret's parts reach
-    the profile's ``*_s3`` target as env vars (storage.dbt_env).
+    With the lake on S3 (``lake_location``), httpfs is installed from its wheel and the S3 secret's
+    parts reach the profile's ``*_s3`` target as env vars (storage.dbt_env).
     """
     kept = (
         f"The warehouse was not replaced: {warehouse_path} still holds the last good build."
