@@ -26,9 +26,14 @@ from pipeline.lib.markers import BuildMarker, DownloadMarker, PublishedMarker, V
 from pipeline.lib.sources import SourceError, is_url, list_sources
 from pipeline.lib.warehouse import current_warehouse_version, dbt_project_fingerprint
 
-# When this run began (Luigi's worker processes are forked from this one and share it): a full refresh
-# asked for (``[pipeline] full_refresh``) is done once the build marker says one was made since.
+# When this run began (Luigi's worker processes are forked from this one and share it).
 RUN_STARTED = time.time()
+
+
+def _refreshed(settings, done_at: float) -> bool:
+    """With a full refresh asked for (``[pipeline] full_refresh``), a stage counts as done only when it
+    was done again, in full, during this run (``done_at``: when; 0 when it was not done in full)."""
+    return not settings.full_refresh or done_at >= RUN_STARTED
 
 
 class StoredTarget(luigi.Target):
@@ -214,7 +219,7 @@ class BuildWarehouse(luigi.Task):
                 return False
         if marker is None:
             return False
-        if settings.full_refresh and not (marker.mode == "full" and marker.built_at >= RUN_STARTED):
+        if not _refreshed(settings, marker.built_at if marker.mode == "full" else 0):
             return False
         return marker.warehouse_version == current_warehouse_version(settings, self.source)
 
@@ -371,6 +376,15 @@ class PublishToPostgres(luigi.Task):
     def output(self):
         return PublishedVersion(current_warehouse_version(load_settings(), self.source))
 
+    def complete(self):
+        settings = load_settings()
+        if settings.full_refresh:
+            # A full refresh rebuilds the version that is live already: copy all of it again, once.
+            marker = PublishedMarker.read(settings.published_marker)
+            if not (marker and _refreshed(settings, marker.published_at if marker.full_refresh else 0)):
+                return False
+        return super().complete()
+
     def run(self):
         from pipeline.lib.postgres import redact, retry_transient
         from pipeline.lib.publish import PublishRequest, publish
@@ -393,6 +407,8 @@ class PublishToPostgres(luigi.Task):
             unknown_values=build.unknown_values,
             bi_role=settings.bi_role,
             lock_timeout_ms=settings.publish_lock_timeout_ms,
+            # A full refresh asked for copies every month too, not only those whose fingerprint changed.
+            full_refresh=settings.full_refresh,
         )
         result = retry_transient(lambda: publish(request))
         self.set_status_message(
@@ -410,6 +426,8 @@ class PublishToPostgres(luigi.Task):
             dsn=redact(dsn),
             rows_copied=result.rows_copied,
             months_touched=result.months_touched,
+            full_refresh=request.full_refresh,
+            published_at=time.time(),
         ).write(settings.published_marker)
 
 
@@ -442,6 +460,7 @@ class VerifyPostgres(luigi.Task):
             # After restore-previous the live version is another: the next run publishes this one
             # again, and verifies it.
             and PublishedVersion(version).exists()
+            and _refreshed(settings, marker.verified_at)
         )
 
     def run(self):
@@ -461,6 +480,7 @@ class VerifyPostgres(luigi.Task):
         VerifiedMarker(
             warehouse_version=build.warehouse_version,
             olap_project=dbt_project_fingerprint(settings.dbt_olap_project_dir),
+            verified_at=time.time(),
             **result,
         ).write(settings.verified_marker)
 
@@ -480,11 +500,7 @@ class RunAll(luigi.Task):
         return load_settings(self.source or None).source
 
     def requires(self):
-        source = self.resolved_source()
-        if load_settings(self.source or None).full_refresh:
-            # The rest of the chain is current when only a full refresh is asked for: name the build.
-            return [VerifyPostgres(source=source), BuildWarehouse(source=source)]
-        return VerifyPostgres(source=source)
+        return VerifyPostgres(source=self.resolved_source())
 
     def complete(self):
         settings = load_settings(self.source or None)

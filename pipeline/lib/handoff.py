@@ -21,6 +21,7 @@ or ``copy_to_local`` (the same tables in a local DuckDB file: a read-only cache 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -141,5 +142,6 @@ def copy_to_local(
     )
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     storage.write_bytes(manifest_path, manifest)
-    shared.write(build_marker_path)
-    return shared
+    copied = dataclasses.replace(shared, copied_from_store=True)
+    copied.write(build_marker_path)
+    return copied

@@ -91,6 +91,9 @@ class BuildMarker(Marker):
     # so its month, with a line of a changed export). A full build: every month held.
     months_touched: list[str] = field(default_factory=list)
     built_at: float = 0.0  # time.time() when the marker was written
+    # Written by handoff.copy_to_local: this worker's warehouse file is a copy of another worker's build,
+    # holding only the published models, so it is no base for an incremental build.
+    copied_from_store: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ class PublishedMarker(Marker):
     # was live already (pipeline/lib/publish.py).
     rows_copied: dict[str, int] = field(default_factory=dict)
     months_touched: dict[str, list[str]] = field(default_factory=dict)
+    full_refresh: bool = False  # every piece copied, whatever the live fingerprints said
+    published_at: float = 0.0  # time.time() when the marker was written
 
 
 @dataclass(frozen=True)
@@ -120,3 +125,4 @@ class VerifiedMarker(Marker):
     dbt_results: dict[str, int]
     # The checksum of the dbt-postgres project that ran: a change to its tests or BI views runs it again.
     olap_project: str = ""
+    verified_at: float = 0.0  # time.time() when the marker was written

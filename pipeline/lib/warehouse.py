@@ -165,6 +165,8 @@ def plan_build(
         return full("no warehouse was built before in this data directory")
     if not warehouse_exists:
         return full("the warehouse file is missing")
+    if previous.copied_from_store:
+        return full("this worker's warehouse is a copy of another worker's build (published models only)")
     if not previous.exports or not previous.dbt_project:
         return full("the build marker predates incremental builds")
     if previous.dbt_project != dbt_project:

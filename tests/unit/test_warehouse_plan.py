@@ -58,6 +58,8 @@ def test_nothing_changed_is_an_incremental_build_with_an_empty_change_set():
         ({"project": "project-2"}, "the dbt project changed"),
         ({"settings": {**SETTINGS, "duckdb": "1.6.0"}}, "a setting that shapes the model changed: duckdb"),
         ({"previous": dataclasses.replace(PREVIOUS, exports={})}, "the build marker predates incremental"),
+        # A worker that only published another worker's build holds the published models, no index.
+        ({"previous": dataclasses.replace(PREVIOUS, copied_from_store=True)}, "this worker's warehouse"),
     ],
 )
 def test_full_refresh_and_why(kwargs, reason):
