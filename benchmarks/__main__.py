@@ -223,6 +223,12 @@ def write_monthly_export(folder: Path) -> Path:
     return path
 
 
+def run_report_stages(data: Path) -> dict[str, float]:
+    """The stage seconds the last run's report gives (``reports/latest.json`` of its data directory)."""
+    report = json.loads((data / "data" / "reports" / "latest.json").read_text())
+    return report["stage_seconds"]
+
+
 def bench_incremental(scale: int, runs: int, pg: Postgres, root: Path) -> dict:
     """A monthly export added to (and removed from) an N× history, against the same export alone."""
     from pipeline.synth import write_workbooks
@@ -246,12 +252,13 @@ def bench_incremental(scale: int, runs: int, pg: Postgres, root: Path) -> dict:
     run_all = [*LUIGI_RUN, "RunAll", "--source", str(landing)]
     history_seconds, history_rss, rc = measure(run_all, env, data)
     assert rc == 0, "the history's cold run failed"
-    added, removed, noop = [], [], []
+    added, removed, noop, stages = [], [], [], []
     for i in range(runs):
         shutil.copy2(export, landing / export.name)
         wall, rss, rc = measure(run_all, env, data)
         assert rc == 0, "the run with the export added failed"
         added.append((wall, rss))
+        stages.append(run_report_stages(data))
         if i == 0:
             noop.append(measure(run_all, env, data)[0])
         (landing / export.name).unlink()
@@ -276,6 +283,8 @@ def bench_incremental(scale: int, runs: int, pg: Postgres, root: Path) -> dict:
         "removed_seconds": round(statistics.median(removed), 2),
         "noop_seconds": round(noop[0], 2),
         "added_over_alone": round(add / statistics.median(alone_seconds), 2),
+        # Where the added run's time goes, from its run report (medians per stage).
+        "added_stages": {k: round(statistics.median(s[k] for s in stages), 2) for k in stages[0]},
     }
 
 
@@ -344,6 +353,9 @@ def markdown(results: list[dict], command: str) -> str:
                 f"{r['added_over_alone']}× | {r['removed_seconds']} s | {r['noop_seconds']} s | "
                 f"{r['added_peak_rss_mb']} MB |"
             )
+        for r in incremental:
+            split = ", ".join(f"{stage} {seconds} s" for stage, seconds in r.get("added_stages", {}).items())
+            lines += ["", f"{r['label']}, the run with the export added, by stage: {split}."]
     for r in results:
         if r.get("first_run_seconds"):
             lines += ["", f"{r['label']}: the first cold run after a clone or a model change, when dbt "
