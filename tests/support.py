@@ -423,3 +423,30 @@ def write_landing_months(folder: Path, months: list[str], rows_per_month: int = 
         )
         books.append(write_workbook(folder / f"{month}.xlsx", part.head(rows_per_month).rows()))
     return books
+
+
+# What a run publishes, in figures: the fact's and the quarantine's rows and money, rejects per reason.
+PUBLISHED_FIGURES = """
+    select (select count(*) from analytics.fct_sales), (select sum(line_amount) from analytics.fct_sales),
+           (select count(*) from analytics.rejected_invoice_lines),
+           (select sum(line_amount) from analytics.rejected_invoice_lines),
+           (select string_agg(reason_code || '=' || n, ',' order by reason_code) from (
+               select reason_code, count(*) as n from analytics.rejected_invoice_lines group by 1) r)
+"""
+
+
+def new_database(pg_server, name: str) -> str:
+    """An empty database ``name`` on the tests' server (dropped first if a run left it); its DSN."""
+    import psycopg
+
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+        conn.execute(f'create database "{name}"')
+    return pg_server.get_uri(name)
+
+
+def published_figures(dsn: str) -> tuple:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(PUBLISHED_FIGURES).fetchone()

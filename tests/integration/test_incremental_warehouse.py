@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from support import kill, read_marker, wait_until, write_workbook
+from support import kill, new_database, read_marker, wait_until, write_workbook
 
 pytestmark = pytest.mark.integration
 
@@ -236,10 +236,7 @@ def test_incremental_runs_publish_what_a_full_refresh_publishes(tmp_path, run_pi
     """End to end: after every change of the landing folder, the live tables in PostgreSQL, published
     by incremental builds and publishes of changed months, equal those of a full run of the same
     exports into a fresh data directory and database; each publish copies only what changed."""
-    import psycopg
-
     landing, data = tmp_path / "landing", tmp_path / "data"
-    reference_dsn = pg_server.get_uri("t_incremental_reference")
     steps = [
         ("add February", lambda: write_workbook(landing / "2011-02.xlsx", FEB_LINES)),
         ("add March", lambda: write_workbook(landing / "2011-03.xlsx", MAR_LINES)),
@@ -257,9 +254,7 @@ def test_incremental_runs_publish_what_a_full_refresh_publishes(tmp_path, run_pi
             # March's lines touch March and the shared February line's group: not January's empty month.
             assert set(copied["months_touched"]["fct_sales"]) <= {"201102", "201103"}, copied
 
-        with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
-            conn.execute("drop database if exists t_incremental_reference with (force)")
-            conn.execute("create database t_incremental_reference")
+        reference_dsn = new_database(pg_server, "t_incremental_reference")
         fresh = run_pipeline(
             "--source", str(landing),
             env={"PIPELINE_DATA_DIR": str(tmp_path / f"full-{i}"), "PIPELINE_PG_DSN": reference_dsn},

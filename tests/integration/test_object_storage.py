@@ -8,32 +8,19 @@ import json
 import time
 from decimal import Decimal
 
-import psycopg
 import pytest
-from support import SHARED_DATA, Pipeline, pipeline_env, write_landing_months
+from support import (
+    SHARED_DATA,
+    Pipeline,
+    new_database,
+    pipeline_env,
+    published_figures,
+    write_landing_months,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 MONTHS = ["2011-01", "2011-02", "2011-03"]
-FIGURES = """
-    select (select count(*) from analytics.fct_sales), (select sum(line_amount) from analytics.fct_sales),
-           (select count(*) from analytics.rejected_invoice_lines),
-           (select sum(line_amount) from analytics.rejected_invoice_lines),
-           (select string_agg(reason_code || '=' || n, ',' order by reason_code) from (
-               select reason_code, count(*) as n from analytics.rejected_invoice_lines group by 1) r)
-"""
-
-
-def new_database(pg_server, name: str) -> str:
-    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute(f'create database "{name}"')
-    return pg_server.get_uri(name)
-
-
-def figures(dsn: str):
-    with psycopg.connect(dsn) as conn:
-        return conn.execute(FIGURES).fetchone()
 
 
 @pytest.fixture
@@ -65,9 +52,9 @@ def test_a_lake_on_s3_gives_the_figures_of_a_local_lake(tmp_path, landing, s3_se
     done = remote("--source", source)
     assert done.returncode == 0, done.output
 
-    expected = figures(local_dsn)
+    expected = published_figures(local_dsn)
     assert expected[0] > 3000 and expected[2] > 0  # real lines, and some quarantined
-    assert figures(s3_dsn) == expected
+    assert published_figures(s3_dsn) == expected
     keys = s3_server.keys(s3_bucket, "lake/")
     assert {k for k in keys if k.startswith("lake/_manifests/")} == {
         f"lake/_manifests/{m.replace('-', '_')}.json" for m in MONTHS
@@ -102,7 +89,7 @@ def test_a_lake_on_s3_gives_the_figures_of_a_local_lake(tmp_path, landing, s3_se
     assert other.returncode == 0, other.output
     assert "ConvertWorkbookToParquet" not in other.output and "running  BuildWarehouse" not in other.output
     assert "running  PublishToPostgres" in other.output
-    assert figures(other_dsn) == expected
+    assert published_figures(other_dsn) == expected
 
 
 def test_the_publish_reads_the_handed_over_models_from_the_store(tmp_path, s3_server, s3_bucket, monkeypatch):

@@ -11,7 +11,6 @@ import time
 import urllib.parse
 import urllib.request
 
-import psycopg
 import pytest
 from support import (
     LUIGID,
@@ -20,7 +19,9 @@ from support import (
     Pipeline,
     free_port,
     kill,
+    new_database,
     pipeline_env,
+    published_figures,
     read_marker,
     start,
     wait_until,
@@ -30,11 +31,6 @@ from support import (
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 MONTHS = ["2011-01", "2011-02", "2011-03", "2011-04", "2011-05", "2011-06"]
-FIGURES = """
-    select (select count(*) from analytics.fct_sales), (select sum(line_amount) from analytics.fct_sales),
-           (select count(*) from analytics.rejected_invoice_lines),
-           (select sum(line_amount) from analytics.rejected_invoice_lines)
-"""
 # The central scheduler's settings are the repository's luigid.cfg, with a lost worker given up after 5 s
 # instead of 30 (README, "Several workers").
 WORKER_DISCONNECT_DELAY = 5
@@ -51,18 +47,6 @@ def ended_well(proc, output: str) -> None:
     assert proc.returncode in (0, 10, 25), output[-4000:]
     summary = output.split("===== Luigi Execution Summary =====")[-2]
     assert not re.search(r"^\* \d+ failed", summary, re.M), output[-4000:]
-
-
-def new_database(pg_server, name: str) -> str:
-    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute(f'create database "{name}"')
-    return pg_server.get_uri(name)
-
-
-def figures(dsn: str):
-    with psycopg.connect(dsn) as conn:
-        return conn.execute(FIGURES).fetchone()
 
 
 @pytest.fixture
@@ -113,7 +97,7 @@ def reference(tmp_path, landing, pg_server):
         "--source", str(landing[0].parent)
     )
     assert done.returncode == 0, done.output
-    return figures(dsn)
+    return published_figures(dsn)
 
 
 def workers(tmp_path, s3_server, bucket, dsn, names):
@@ -173,7 +157,7 @@ def test_two_workers_share_the_conversions_and_give_the_local_figures(
     everything = sorted(w for found in ran.values() for w in found)
     assert everything == sorted(f"{source}/{m}.xlsx" for m in MONTHS), ran  # each exactly once
     assert all(ran.values()), f"one worker converted nothing: {ran}"
-    assert figures(dsn) == reference
+    assert published_figures(dsn) == reference
     assert s3_server.secret not in "".join(outputs.values())
     # The scheduler's view: each conversion done.
     query = urllib.parse.quote(json.dumps({"status": "DONE"}))
@@ -224,7 +208,7 @@ def test_a_worker_killed_mid_conversion_leaves_nothing_partial_counted(
     killed = read_marker(marker)["export"]
     assert sorted(converted) == sorted(f"{source}/{m}.xlsx" for m in MONTHS), converted
     assert killed.replace("_", "-") in MONTHS
-    assert figures(dsn) == reference
+    assert published_figures(dsn) == reference
     # Every object of the lake is one that a manifest lists: the killed worker's month object was
     # overwritten by the new conversion, nothing partial is left or counted.
     manifests = set(s3_server.keys(s3_bucket, "lake/_manifests/"))
