@@ -4,13 +4,14 @@
   first, so the choice is deterministic. Lines without a description do not vote.
 
   It votes over fct_sales (the lines kept: repeats do not vote), as the table is after this build,
-  so it reads only the fact's narrow columns, not the lake.
+  through its per-export partial int_sales_by_description: the votes of each export add up, the
+  first and last times compose.
 -#}
 with
 
 sales as (
 
-    select * from {{ ref('fct_sales') }}
+    select * from {{ ref('int_sales_by_description') }}
 
 ),
 
@@ -22,14 +23,14 @@ stock_codes as (
 
 per_description as (
 
-    -- One pass over the fact, grouped by its integer product key: every later step reads this.
+    -- The exports' partials combined, grouped by the integer product key: every later step reads this.
     select
         product_key,
         description,
-        min(stock_code) as stock_code_example,
-        count(*) as line_count,
-        min(invoice_at) as first_sold_at,
-        max(invoice_at) as last_used_at
+        min(stock_code_example) as stock_code_example,
+        cast(sum(line_count) as bigint) as line_count,
+        min(first_invoice_at) as first_sold_at,
+        max(last_invoice_at) as last_used_at
 
     from sales
     group by product_key, description

@@ -4,11 +4,12 @@ with
 bounds as (
 
     select
-        make_date(year(min(invoice_at)), 1, 1) as first_day,
-        make_date(year(max(invoice_at)), 12, 31) as last_day
+        make_date(year(min(first_invoice_at)), 1, 1) as first_day,
+        make_date(year(max(last_invoice_at)), 12, 31) as last_day
 
-    -- Every line shares its date with a line of the fact (a repeat has the same fields as the one kept).
-    from {{ ref('fct_sales') }}
+    -- Every line shares its date with a line of the fact (a repeat has the same fields as the one kept);
+    -- the fact's per-export partial holds its first and last times.
+    from {{ ref('int_sales_by_invoice') }}
 
 ),
 

@@ -6,13 +6,21 @@
   them always, a failure when a kind's share of lines or money passes the configured limit.
 
   Shares are of fct_sales: lines, and money as the sum of absolute line amounts, so that adjustments
-  and refunds count by their size instead of cancelling out.
+  and refunds count by their size instead of cancelling out. It reads the fact's per-export partials
+  (int_sales_by_invoice for countries and totals, int_sales_by_description for stock codes): counts
+  and sums add up.
 -#}
 with
 
 sales as (
 
-    select * from {{ ref('fct_sales') }}
+    select * from {{ ref('int_sales_by_invoice') }}
+
+),
+
+sales_by_description as (
+
+    select * from {{ ref('int_sales_by_description') }}
 
 ),
 
@@ -31,8 +39,8 @@ countries as (
 totals as (
 
     select
-        count(*) as total_line_count,
-        coalesce(sum(abs(line_amount)), 0) as total_absolute_amount
+        cast(coalesce(sum(line_count), 0) as bigint) as total_line_count,
+        coalesce(sum(absolute_amount), 0) as total_absolute_amount
 
     from sales
 
@@ -43,13 +51,13 @@ unknown_stock_codes as (
     select
         'stock_code' as value_kind,
         products.stock_code as value,
-        count(*) as line_count,
-        sum(sales.line_amount) as line_amount,
-        sum(abs(sales.line_amount)) as absolute_amount,
+        cast(sum(sales_by_description.line_count) as bigint) as line_count,
+        sum(sales_by_description.line_amount) as line_amount,
+        sum(sales_by_description.absolute_amount) as absolute_amount,
         'dbt/warehouse/seeds/stock_code_classes.csv' as seed_file
 
-    from sales
-    inner join products on sales.product_key = products.product_key
+    from sales_by_description
+    inner join products on sales_by_description.product_key = products.product_key
     where products.product_class = 'unclassified'
     group by products.stock_code
 
@@ -60,9 +68,9 @@ unknown_countries as (
     select
         'country' as value_kind,
         countries.country_name as value,
-        count(*) as line_count,
+        cast(sum(sales.line_count) as bigint) as line_count,
         sum(sales.line_amount) as line_amount,
-        sum(abs(sales.line_amount)) as absolute_amount,
+        sum(sales.absolute_amount) as absolute_amount,
         'dbt/warehouse/seeds/country_codes.csv' as seed_file
 
     from sales

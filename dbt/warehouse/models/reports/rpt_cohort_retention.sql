@@ -6,12 +6,14 @@ with
 
 sales as (
 
+    -- The fact's per-export partial: one row per export, invoice, customer, country and day, with
+    -- its month and how many of its lines are sales.
     select
         customer_key,
-        date_trunc('month', invoice_at) as activity_month
+        invoice_month as activity_month
 
-    from {{ ref('fct_sales') }}
-    where {{ is_known_customer() }} and line_type = 'sale'
+    from {{ ref('int_sales_by_invoice') }}
+    where {{ is_known_customer() }} and sale_line_count > 0
 
 ),
 

@@ -8,14 +8,15 @@ with
 
 sales as (
 
-    select * from {{ ref('fct_sales') }}
-    where {{ is_known_customer() }} and {{ is_net_revenue_line() }}
+    -- The fact's per-export partial (one row per export, invoice, customer, country and day).
+    select * from {{ ref('int_sales_by_invoice') }}
+    where {{ is_known_customer() }}
 
 ),
 
 reference as (
 
-    select cast(max(invoice_at) as date) + 1 as reference_date from {{ ref('fct_sales') }}
+    select cast(max(last_invoice_at) as date) + 1 as reference_date from {{ ref('int_sales_by_invoice') }}
 
 ),
 
@@ -25,16 +26,16 @@ per_customer as (
         sales.customer_key,
         date_diff(
             'day',
-            cast(max(sales.invoice_at) filter (where sales.line_type = 'sale') as date),
+            cast(max(sales.last_sale_at) as date),
             any_value(reference.reference_date)
         ) as recency_days,
-        count(distinct sales.invoice_no) filter (where sales.line_type = 'sale') as frequency,
-        sum(sales.line_amount) as monetary_amount
+        count(distinct sales.invoice_no) filter (where sales.sale_line_count > 0) as frequency,
+        sum(sales.net_revenue_amount) as monetary_amount
 
     from sales
     cross join reference
     group by sales.customer_key
-    having count(*) filter (where sales.line_type = 'sale') > 0
+    having sum(sales.sale_line_count) > 0
 
 ),
 

@@ -6,7 +6,9 @@ with
 
 sales as (
 
-    select * from {{ ref('fct_sales') }}
+    -- The fact's per-export partial (one row per export, invoice, customer, country and day): its
+    -- sums add up, its invoices and customers are counted distinct across exports.
+    select * from {{ ref('int_sales_by_invoice') }}
 
 ),
 
@@ -29,26 +31,15 @@ final as (
         make_date(dates.calendar_year, dates.calendar_month, 1) as month_start_date,
         sales.country_key,
         countries.country_name,
-        count(distinct sales.invoice_no) filter (where sales.line_type = 'sale') as sales_invoice_count,
+        count(distinct sales.invoice_no) filter (where sales.sale_line_count > 0) as sales_invoice_count,
         count(distinct sales.customer_key) filter (
-            where sales.line_type = 'sale' and {{ is_known_customer('sales.customer_key') }}
+            where sales.sale_line_count > 0 and {{ is_known_customer('sales.customer_key') }}
         ) as customer_count,
-        cast(
-            coalesce(sum(sales.quantity) filter (where sales.line_type = 'sale'), 0) as bigint
-        ) as units_sold,
-        coalesce(sum(sales.line_amount) filter (where sales.line_type = 'sale'), 0) as gross_sales_amount,
-        coalesce(sum(sales.line_amount) filter (where sales.line_type = 'cancellation'), 0)
-            as cancelled_amount,
-        coalesce(
-            sum(sales.line_amount) filter (
-                where
-                sales.line_type not in ('sale', 'cancellation')
-                and {{ is_net_revenue_line('sales.line_type') }}
-            ),
-            0
-        ) as other_amount,
-        coalesce(sum(sales.line_amount) filter (where {{ is_net_revenue_line('sales.line_type') }}), 0)
-            as net_revenue_amount
+        cast(coalesce(sum(sales.sale_quantity), 0) as bigint) as units_sold,
+        coalesce(sum(sales.sale_amount), 0) as gross_sales_amount,
+        coalesce(sum(sales.cancelled_amount), 0) as cancelled_amount,
+        coalesce(sum(sales.other_amount), 0) as other_amount,
+        coalesce(sum(sales.net_revenue_amount), 0) as net_revenue_amount
 
     from sales
     inner join dates on sales.date_key = dates.date_key
