@@ -58,6 +58,7 @@ from pipeline.lib.publish_copy import (
     _verify_against_warehouse,
 )
 from pipeline.lib.publish_layout import (
+    _analyze_live_tables,
     _comments,
     _create_live_tables,
     _execute_all,
@@ -212,6 +213,9 @@ def publish(request: PublishRequest) -> PublishResult:
             seconds["go_live_attempts"] = _go_live(
                 conn, specs, shapes, pieces, live, rebuild, request, ledger_row
             )
+        with _timed(seconds, "analyze"):
+            changed = {p.table for p in copied} | {name for name, m in months.items() if m}
+            _analyze_live_tables(conn, sorted(changed))
         kept = [_pieces_json(pieces)] + ([live.pieces] if live and live.pieces else [])
         with _timed(seconds, "drop_old"):
             _drop_unreferenced(conn, kept, lock_timeout_ms=request.lock_timeout_ms)
@@ -376,5 +380,6 @@ def restore_previous(dsn: str, lock_timeout_ms: int = 5000) -> int:
                 f"update {META_SCHEMA}.publish_ledger set status = 'live' where published_version = %s",
                 (previous,),
             )
+        _analyze_live_tables(conn, sorted(t for t in desired if desired[t] != current.get(t)))
         release_publish_lock(conn)
     return previous
