@@ -260,13 +260,15 @@ def _ledger_row(request, version, shapes, pieces, rows_copied, months, seconds) 
 def _lost_connection_is_a_publish_error(dsn: str) -> Iterator[None]:
     import psycopg
 
+    stays = "Nothing was made live: the previous version stays."
     try:
         yield
     except psycopg.OperationalError as err:
         lost = describe_failure(err, dsn, "publish to")
-        raise PostgresUnavailable(
-            f"{lost} Nothing was made live: the previous version stays.", lost.retryable
-        ) from None
+        raise PostgresUnavailable(f"{lost} {stays}", lost.retryable) from None
+    except PostgresUnavailable as lost:
+        # The copy's own connections (DuckDB's postgres extension) report a lost server this way.
+        raise PostgresUnavailable(f"{lost} {stays}", lost.retryable) from None
 
 
 def _go_live(conn, specs, shapes, pieces, live, rebuild, request: PublishRequest, ledger_row: dict) -> int:

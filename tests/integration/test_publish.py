@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -231,7 +232,10 @@ def test_terminated_connection_mid_copy_fails_clearly_and_reruns(warehouses, pg_
     assert killed >= 1
     assert proc.returncode == 1
     assert "error: " in output and "Traceback" not in output
-    assert "terminat" in output.lower() and "nothing was made live" in output.lower()
+    # The session that sees the termination first names it: psycopg's ("terminating connection") or
+    # one of the copy's, through DuckDB ("server closed the connection").
+    assert re.search("terminat|server closed the connection", output, re.IGNORECASE), output
+    assert "nothing was made live" in output.lower()
     assert live_state(pg_dsn) == (a.version, a.lines, a.total)
     do_publish(b, pg_dsn)
     assert live_state(pg_dsn) == (b.version, b.lines, b.total)
