@@ -27,3 +27,14 @@
 {% macro is_bad_debt_adjustment_invoice(invoice_no='invoice_no') -%}
     ({{ invoice_no }} like 'A%')
 {%- endmacro %}
+
+{#- Which line of a group of equal lines is kept: the first in (file, sheet, row) order. The columns a
+    model numbers its lines with, over a window named same_values that partitions by the values. -#}
+{% macro occurrence_in_source_order() -%}
+row_number() over same_values as occurrence,
+first_value(source_file) over same_values as first_source_file,
+first_value(source_sheet) over same_values as first_source_sheet,
+first_value(source_row) over same_values as first_source_row,
+lag(source_file) over same_values as previous_source_file,
+lag(source_sheet) over same_values as previous_source_sheet
+{%- endmacro %}

@@ -34,12 +34,7 @@ lines as (
 
         select
             *,
-            row_number() over same_values as occurrence,
-            first_value(source_file) over same_values as first_source_file,
-            first_value(source_sheet) over same_values as first_source_sheet,
-            first_value(source_row) over same_values as first_source_row,
-            lag(source_file) over same_values as previous_source_file,
-            lag(source_sheet) over same_values as previous_source_sheet
+            {{ occurrence_in_source_order() }}
 
         from lines
         window same_values as (
@@ -86,12 +81,7 @@ numbered as (
         source_sheet,
         source_row,
         value_hash,
-        row_number() over same_values as occurrence,
-        first_value(source_file) over same_values as first_source_file,
-        first_value(source_sheet) over same_values as first_source_sheet,
-        first_value(source_row) over same_values as first_source_row,
-        lag(source_file) over same_values as previous_source_file,
-        lag(source_sheet) over same_values as previous_source_sheet
+        {{ occurrence_in_source_order() }}
 
     from members
     window same_values as (
