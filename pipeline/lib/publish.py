@@ -215,7 +215,7 @@ def publish(request: PublishRequest) -> PublishResult:
             )
         with _timed(seconds, "analyze"):
             changed = {p.table for p in copied} | {name for name, m in months.items() if m}
-            _analyze_live_tables(conn, sorted(changed))
+            _analyze_live_tables(conn, _totals(shapes, pieces)[0], {t: rows_copied[t] for t in changed})
         kept = [_pieces_json(pieces)] + ([live.pieces] if live and live.pieces else [])
         with _timed(seconds, "drop_old"):
             _drop_unreferenced(conn, kept, lock_timeout_ms=request.lock_timeout_ms)
@@ -382,6 +382,12 @@ def restore_previous(dsn: str, lock_timeout_ms: int = 5000) -> int:
                 f"update {META_SCHEMA}.publish_ledger set status = 'live' where published_version = %s",
                 (previous,),
             )
-        _analyze_live_tables(conn, sorted(t for t in desired if desired[t] != current.get(t)))
+        swapped_in = {
+            table: sum(e["rows"] for key, e in ps.items() if current.get(table, {}).get(key) != e["relation"])
+            for table, ps in previous_pieces.items()
+            if desired[table] != current.get(table)
+        }
+        rows_now = {table: sum(e["rows"] for e in ps.values()) for table, ps in previous_pieces.items()}
+        _analyze_live_tables(conn, rows_now, swapped_in)
         release_publish_lock(conn)
     return previous

@@ -432,6 +432,39 @@ def test_restore_after_a_publish_of_changed_months(warehouses, grown, pg_dsn):
         assert conn.execute("select total from public.my_revenue").fetchone()[0] == grown.total
 
 
+def planner_rows(dsn: str) -> tuple[float, float]:
+    """The rows the planner believes analytics.fct_sales holds as a whole (its last ANALYZE), and the
+    sum of what it believes of each month (each analysed before it was attached)."""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "select (select reltuples from pg_class where oid = 'analytics.fct_sales'::regclass), "
+            "(select sum(c.reltuples) from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+            " where i.inhparent = 'analytics.fct_sales'::regclass)"
+        ).fetchone()
+
+
+def test_the_fact_as_a_whole_is_analysed_again_only_once_enough_of_it_changed(
+    warehouses, grown, pg_dsn, monkeypatch
+):
+    from pipeline.lib import publish_layout
+
+    _, b = warehouses
+    do_publish(b, pg_dsn)  # never analysed before: it is now
+    assert planner_rows(pg_dsn) == (b.lines, b.lines)
+
+    grew = do_publish(grown, pg_dsn)
+    assert grew.rows_copied["fct_sales"] >= publish_layout.REANALYZE_FRACTION * b.lines
+    assert planner_rows(pg_dsn) == (grown.lines, grown.lines)
+
+    # The same change under a threshold it does not reach: the months swapped in are analysed, the
+    # table as a whole keeps its last statistics (ANALYZE of it would re-analyse every month).
+    monkeypatch.setattr(publish_layout, "REANALYZE_FRACTION", 10.0)
+    do_publish(b, pg_dsn)
+    assert planner_rows(pg_dsn) == (grown.lines, b.lines)
+    do_publish(grown, pg_dsn, full_refresh=True)  # a full refresh swaps in every row: analysed
+    assert planner_rows(pg_dsn) == (grown.lines, grown.lines)
+
+
 def test_bi_role_reads_the_star_s_keys_where_bi_tools_look(warehouses, pg_dsn):
     a, _ = warehouses
     do_publish(a, pg_dsn, bi_role="bi_reader")
