@@ -2,8 +2,8 @@
   The exports whose lines in fct_sales this build may change: the changed exports (added,
   re-exported or removed) and every export holding a line of a value group they touch (such a line
   may turn from kept to repeat or back: fct_sales replaces it, macros/replace_lines.sql). One row per
-  export; the per-export partial aggregates (int_sales_by_invoice, int_sales_by_description) replace
-  exactly these exports' rows. It reads the index's value_hash, not the lines' fields.
+  export; the per-export partial aggregates (models/intermediate/partials/) replace exactly these
+  exports' rows. It reads the index's value_hash, not the lines' fields.
 -#}
 with
 

@@ -4,14 +4,6 @@
   keep their own row (description null, is_described false). Maintained per export
   (macros/partials.sql).
 -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook="{{ delete_replaced_partials() }}",
-    )
-}}
 -- depends_on: {{ ref('int_exports_replaced') }}
 with
 

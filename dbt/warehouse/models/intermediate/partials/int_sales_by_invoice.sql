@@ -4,14 +4,6 @@
   reports (about one row per invoice and export instead of twenty lines). Guests are kept
   (customer_key -1). Maintained per export (macros/partials.sql).
 -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook="{{ delete_replaced_partials() }}",
-    )
-}}
 -- depends_on: {{ ref('int_exports_replaced') }}
 with
 
