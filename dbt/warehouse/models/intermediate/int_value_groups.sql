@@ -54,7 +54,9 @@
 {%- else -%}
 with
 
-index as (
+-- Not materialized: DuckDB copies a CTE that is read twice, and a copy of the whole index spills
+-- under the build's memory limit (int_value_groups at 10x: 1.1 s, against 0.1 s read in place).
+index as not materialized (
 
     select * from {{ ref('int_invoice_line_index') }}
 
