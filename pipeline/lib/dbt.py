@@ -8,8 +8,9 @@ earlier parse made with the same dbt version, ``--vars``, profile connection val
 own default place, ignored by git), not in the data directory: it holds only what dbt derived from the
 project's code, so a run into an empty data directory reuses it too. For the profile to be equal in
 every data directory, dbt runs in its work directory and the pipeline names paths relative to it, and
-per-run values reach dbt as env vars read by the models (which dbt re-parses file by file), never as
-``--vars``. The lake files are named relative to the work directory too, so converting the same
+per-run values reach dbt as env vars that the models read only when dbt executes (a value read while
+parsing makes dbt re-parse the file whenever it changes: dbt/warehouse/macros/change_set.sql, run_env),
+never as ``--vars``. The lake files are named relative to the work directory too, so converting the same
 workbooks into a new data directory re-parses nothing.
 """
 

@@ -214,7 +214,8 @@ def build_warehouse(
     stock codes and countries no seed knows (``unknown_values``).
 
     The unknown-value limits reach dbt's test assert_unknown_values_within_limits as env vars, the
-    change set the incremental models as PIPELINE_CHANGED_EXPORTS (dbt/warehouse/macros/change_set.sql).
+    mode and the change set the incremental models as PIPELINE_BUILD_MODE and PIPELINE_CHANGED_EXPORTS
+    (dbt/warehouse/macros/change_set.sql).
     With the lake on S3 (``lake_location``), httpfs is installed from its wheel and the S3 secret's
     parts reach the profile's ``*_s3`` target as env vars (storage.dbt_env).
     """
@@ -238,7 +239,6 @@ def build_warehouse(
     if plan.mode == "incremental":
         # dbt changes the copy; the live file stays as it was until the rename, whatever happens.
         shutil.copyfile(warehouse_path, building)
-    changed = "all" if plan.mode == "full" else duckdb_text_list(plan.changed)
     if is_remote(lake_location):
         install_httpfs()
     try:
@@ -256,7 +256,8 @@ def build_warehouse(
                 "PIPELINE_UNKNOWN_MAX_LINE_PERCENT": repr(float(unknown_max_line_percent)),
                 "PIPELINE_UNKNOWN_MAX_MONEY_PERCENT": repr(float(unknown_max_money_percent)),
                 "PIPELINE_UNKNOWN_STRICT": "true" if unknown_strict else "false",
-                "PIPELINE_CHANGED_EXPORTS": changed,
+                "PIPELINE_BUILD_MODE": plan.mode,
+                "PIPELINE_CHANGED_EXPORTS": duckdb_text_list(plan.changed),
                 **dbt_env(str(lake_location)),
             },
         )

@@ -1,18 +1,30 @@
 {#-
   What this build changes. The pipeline decides between a full refresh and an incremental build
-  (pipeline/lib/warehouse.py, plan_build) and passes the exports whose lines change
-  (PIPELINE_CHANGED_EXPORTS: a DuckDB list literal of export file names, the lake's source_file:
-  exports added, re-exported or removed since the warehouse was last built), and only the lake files
-  of the added and re-exported ones (PIPELINE_LAKE_*_FILES). `all` (the default, and dbt by hand)
-  means every export: the build then reads every lake file and replaces every line.
+  (pipeline/lib/warehouse.py, plan_build) and passes:
+  - PIPELINE_BUILD_MODE: `full` (the default, and dbt by hand: every lake file read, every line
+    replaced) or `incremental`. Models choose their SQL, and so their refs, by it: dbt reads it while
+    it parses, and re-parses those models when it changes (a full build after incremental ones).
+  - PIPELINE_CHANGED_EXPORTS, in an incremental build: the exports whose lines change (a DuckDB list
+    literal of export file names, the lake's source_file: added, re-exported or removed since the
+    warehouse was last built);
+  - PIPELINE_LAKE_*_FILES: the lake files this build reads (of the added and re-exported exports).
+  These and the other per-run values are read through run_env.
 -#}
 
-{% macro changed_exports() -%}
-    {{ return(env_var('PIPELINE_CHANGED_EXPORTS', 'all') | trim) }}
+{#- A per-run value that a model's SQL reads but its refs never depend on. dbt re-parses every file
+    that read an env var while parsing whenever that var's value changes, and the lists of files and
+    exports change with every build (1.5-2.5 s of each build); so it is read only when dbt executes,
+    and parsing sees the default. -#}
+{% macro run_env(name, default) -%}
+    {{ return((env_var(name, default) if execute else default) | trim) }}
 {%- endmacro %}
 
 {% macro all_exports_changed() -%}
-    {{ return(changed_exports() == 'all') }}
+    {{ return(env_var('PIPELINE_BUILD_MODE', 'full') | trim == 'full') }}
+{%- endmacro %}
+
+{% macro changed_exports() -%}
+    {{ return(run_env('PIPELINE_CHANGED_EXPORTS', '[]')) }}
 {%- endmacro %}
 
 {#- True for a line of an export this build replaces (its old lines go, its new ones, if any, come). -#}
@@ -31,7 +43,7 @@
 {#- True when this build reads no lake file of that kind (an incremental build that only removes
     exports): DuckDB cannot read an empty list of files, so staging selects no row instead. -#}
 {% macro lake_files_are_empty(env_name) -%}
-    {{ return(env_var(env_name, '') | trim == '[]') }}
+    {{ return(run_env(env_name, '') == '[]') }}
 {%- endmacro %}
 
 {#-

@@ -16,7 +16,7 @@ counts as (
         ) as source_lines,
         (select count(*) from {{ ref('fct_sales') }}) as fact_lines,
         (select count(*) from {{ ref('rejected_invoice_lines') }}) as rejected_lines,
-        {{ env_var('PIPELINE_EXPECTED_SOURCE_ROWS', '-1') }} as expected_source_rows
+        {{ run_env('PIPELINE_EXPECTED_SOURCE_ROWS', '-1') }} as expected_source_rows
 
 )
 

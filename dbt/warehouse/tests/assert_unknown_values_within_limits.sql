@@ -15,9 +15,9 @@ unknown as (
 limits as (
 
     select
-        cast({{ env_var('PIPELINE_UNKNOWN_MAX_LINE_PERCENT', '100') }} as double) as max_line_percent,
-        cast({{ env_var('PIPELINE_UNKNOWN_MAX_MONEY_PERCENT', '100') }} as double) as max_money_percent,
-        cast({{ env_var('PIPELINE_UNKNOWN_STRICT', 'false') }} as boolean) as is_strict
+        cast({{ run_env('PIPELINE_UNKNOWN_MAX_LINE_PERCENT', '100') }} as double) as max_line_percent,
+        cast({{ run_env('PIPELINE_UNKNOWN_MAX_MONEY_PERCENT', '100') }} as double) as max_money_percent,
+        cast({{ run_env('PIPELINE_UNKNOWN_STRICT', 'false') }} as boolean) as is_strict
 
 ),
 

@@ -15,7 +15,7 @@
         pre_hook=[
             "{% if is_incremental() %}delete from {{ this }} where is_stale{% endif %}",
             "{% if is_incremental() %}update {{ this }} set is_stale = true where "
-            ~ is_changed_export() ~ "{% endif %}",
+            ~ "{{ is_changed_export() }}{% endif %}",
         ],
     )
 }}

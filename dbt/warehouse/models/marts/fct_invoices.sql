@@ -13,7 +13,7 @@
         on_schema_change='fail',
         pre_hook="{% if is_incremental() %}delete from {{ this }} where invoice_no in "
         ~ "(select invoice_no from {{ ref('int_invoice_line_index') }} where "
-        ~ is_changed_export() ~ "){% endif %}",
+        ~ "{{ is_changed_export() }}){% endif %}",
     )
 }}
 -- depends_on: {{ ref('int_invoice_line_index') }}

@@ -19,7 +19,11 @@ source as (
             cast(null as varchar) as raw_customer_id,
             cast(null as varchar) as raw_country
         where false
+    {%- elif run_env('PIPELINE_LAKE_REJECT_FILES', '') -%}
+    -- The lake files the pipeline passes: those of the exports this build reads.
+        select * from read_parquet({{ run_env('PIPELINE_LAKE_REJECT_FILES', '') }})
     {%- else -%}
+    -- dbt by hand: every file of the lake (the source's location).
         select * from {{ source('retail', 'invoice_line_rejects') }}
     {%- endif %}
 

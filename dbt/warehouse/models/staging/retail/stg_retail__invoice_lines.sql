@@ -18,7 +18,11 @@ source as (
             cast(null as varchar) as source_sheet,
             cast(null as bigint) as source_row
         where false
+    {%- elif run_env('PIPELINE_LAKE_LINE_FILES', '') -%}
+    -- The lake files the pipeline passes: those of the exports this build reads.
+        select * from read_parquet({{ run_env('PIPELINE_LAKE_LINE_FILES', '') }}, hive_partitioning = true)
     {%- else -%}
+    -- dbt by hand: every file of the lake (the source's location).
         select * from {{ source('retail', 'invoice_lines') }}
     {%- endif %}
 
