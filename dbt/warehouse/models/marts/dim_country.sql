@@ -15,8 +15,7 @@ countries as (
 seen as (
 
     select distinct country_name
-    from {{ ref('int_invoice_line_index') }}
-    where not is_stale
+    from {{ ref('int_countries_by_export') }}
 
 ),
 
