@@ -64,6 +64,7 @@ from pipeline.lib.publish_layout import (
     _execute_all,
     _grant_read_only,
     _live_table,
+    _tables_to_analyze,
     _tables_to_rebuild,
 )
 from pipeline.lib.publish_pieces import (
@@ -203,19 +204,22 @@ def publish(request: PublishRequest) -> PublishResult:
                 _verify_against_warehouse(conn, shapes, copied)
         finally:
             duck.close()
-        with _timed(seconds, "index"):
-            _add_piece_keys(request.dsn, shapes, copied, request.copy_threads)
-        fault_point("before_go_live")
         rows_copied = {name: sum(p.rows for p in copied if p.table == name) for name in shapes}
         months = _months_touched(shapes, pieces, live, rebuild)
+        changed = {p.table for p in copied} | {name for name, m in months.items() if m}
+        analyze_after = _tables_to_analyze(
+            conn, shapes, _totals(shapes, pieces)[0], {t: rows_copied[t] for t in changed}
+        )
+        with _timed(seconds, "index"):
+            _add_piece_keys(request.dsn, shapes, copied, request.copy_threads, analyze_after)
+        fault_point("before_go_live")
         ledger_row = _ledger_row(request, version, shapes, pieces, rows_copied, months, seconds)
         with _timed(seconds, "go_live"):
             seconds["go_live_attempts"] = _go_live(
                 conn, specs, shapes, pieces, live, rebuild, request, ledger_row
             )
         with _timed(seconds, "analyze"):
-            changed = {p.table for p in copied} | {name for name, m in months.items() if m}
-            _analyze_live_tables(conn, _totals(shapes, pieces)[0], {t: rows_copied[t] for t in changed})
+            _analyze_live_tables(conn, analyze_after)
         kept = [_pieces_json(pieces)] + ([live.pieces] if live and live.pieces else [])
         with _timed(seconds, "drop_old"):
             _drop_unreferenced(conn, kept, lock_timeout_ms=request.lock_timeout_ms)
@@ -388,6 +392,6 @@ def restore_previous(dsn: str, lock_timeout_ms: int = 5000) -> int:
             if desired[table] != current.get(table)
         }
         rows_now = {table: sum(e["rows"] for e in ps.values()) for table, ps in previous_pieces.items()}
-        _analyze_live_tables(conn, rows_now, swapped_in)
+        _analyze_live_tables(conn, _tables_to_analyze(conn, shapes, rows_now, swapped_in))
         release_publish_lock(conn)
     return previous

@@ -204,24 +204,34 @@ def _execute_all(conn, statements: list[str]) -> None:
 REANALYZE_FRACTION = 0.1
 
 
-def _analyze_live_tables(conn, rows_now: dict[str, int], rows_swapped_in: dict[str, int]) -> None:
-    """Statistics for the planner on the ``analytics`` tables whose rows changed (the keys of
+def _tables_to_analyze(
+    conn, shapes: dict[str, Shape], rows_now: dict[str, int], rows_swapped_in: dict[str, int]
+) -> list[str]:
+    """The ``analytics`` tables to analyse after go-live, of those whose rows change (the keys of
     ``rows_swapped_in``). Autovacuum never analyzes a partitioned table itself, only its months:
     without this, a join on the fact is planned blind (seen: a nested loop of minutes where a hash join
-    takes a second). Runs after go-live, outside it.
+    takes a second).
 
     ANALYZE of a partitioned table re-analyses every month too (PostgreSQL before 18 has no ANALYZE
-    ONLY): 3.9 s for the 25 months of the 10× history, most of an incremental publish. The months a
-    publish swaps in were analysed before go-live (``_add_piece_keys``), so the table as a whole is
-    analysed again only when it has never been, or has changed by ``REANALYZE_FRACTION`` since its last
-    analysis (``reltuples``); a full refresh swaps in every row, so it always is."""
+    ONLY): 3.9 s for the 25 months of the 10× history, most of an incremental publish. So a partitioned
+    table is analysed as a whole only when it has never been, or has changed by ``REANALYZE_FRACTION``
+    since its last analysis (``reltuples``); a full refresh swaps in every row, so it always is. Where
+    it is not, the months swapped in are analysed before go-live instead (``_add_piece_keys``)."""
+    tables = []
     for table in sorted(rows_swapped_in):
-        relation = _live_table(table)
-        partitioned, analyzed_rows = conn.execute(
-            "select relkind = 'p', reltuples from pg_class where oid = %s::regclass", (relation,)
-        ).fetchone()
-        if partitioned and analyzed_rows > 0:
+        if shapes[table].partition_column:
+            row = conn.execute(
+                "select reltuples from pg_class where oid = to_regclass(%s)", (_live_table(table),)
+            ).fetchone()
+            analyzed_rows = row[0] if row else -1
             changed = abs(rows_now[table] - analyzed_rows) + rows_swapped_in[table]
-            if changed < REANALYZE_FRACTION * analyzed_rows:
+            if analyzed_rows > 0 and changed < REANALYZE_FRACTION * analyzed_rows:
                 continue
-        conn.execute(f"analyze {relation}")
+        tables.append(table)
+    return tables
+
+
+def _analyze_live_tables(conn, tables: list[str]) -> None:
+    """ANALYZE each of ``tables`` in ``analytics``, after go-live and outside it."""
+    for table in tables:
+        conn.execute(f"analyze {_live_table(table)}")
