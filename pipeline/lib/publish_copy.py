@@ -108,12 +108,12 @@ def _check_contract_types(
 
 
 def _add_piece_keys(
-    dsn: str, shapes: dict[str, Shape], pieces: list[Piece], threads: int, analyzed_after: list[str]
+    dsn: str, shapes: dict[str, Shape], pieces: list[Piece], threads: int, analyze_after: list[str]
 ) -> None:
     """Before go-live, on each copied piece: the primary key, and on a month the indexes its partitioned
     table has (ATTACH adopts them instead of building them in the go-live transaction). Foreign keys
     come with ATTACH, or live on the table a whole piece is synced into. Planner statistics on a month
-    whose table is not analysed as a whole after go-live (``analyzed_after``, which re-analyses every
+    whose table is not analysed as a whole after go-live (``analyze_after``, which re-analyses every
     month): a month keeps its statistics when attached, a whole piece's rows go into another table.
     ``threads`` connections at once: an index build is mostly one CPU's sort."""
 
@@ -126,7 +126,7 @@ def _add_piece_keys(
             statements.append(f"alter table {relation} add primary key ({cols})")
         if shape.partition_column:
             statements += [f"create index on {relation} ({quote_ident(c)})" for c, _, _ in shape.foreign_keys]
-        if shape.partition_column and piece.table not in analyzed_after:
+        if shape.partition_column and piece.table not in analyze_after:
             statements.append(f"analyze {relation}")
         for statement in statements:
             conn.execute(statement)
