@@ -21,6 +21,7 @@ import luigi
 
 from pipeline.config import load_settings
 from pipeline.guards import check_postgres, check_store, hold_data_dir
+from pipeline.lib.dbt import import_after_next_fork
 from pipeline.lib.manifest import LakePaths, conversion_figures, manifest_is_current
 from pipeline.lib.markers import BuildMarker, DownloadMarker, PublishedMarker, VerifiedMarker
 from pipeline.lib.sources import SourceError, is_url, list_sources
@@ -517,6 +518,14 @@ class RunAll(luigi.Task):
         local_build(settings)  # the report reads the warehouse: this worker may not have built it
         figures = collect_figures(settings)
         print_summary(figures, write_report(settings, figures))
+
+
+@BuildWarehouse.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
+@VerifyPostgres.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
+def _dbt_will_run(task: luigi.Task, dependency: luigi.Task) -> None:
+    """Luigi fires this while it schedules a dbt task that is not done, in its scheduling process:
+    dbt is imported there once, for the task processes forked after it (pipeline/lib/dbt.py)."""
+    import_after_next_fork()
 
 
 @RunAll.event_handler(luigi.Event.DEPENDENCY_PRESENT)

@@ -1,0 +1,104 @@
+"""dbt imported once in Luigi's scheduling process for the dbt task processes it forks, and the
+collector paused during an invocation (pipeline/lib/dbt.py). The fork cases run in a fresh
+interpreter each: a fork hook, once registered, stays for the life of the process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+
+def run_python(code: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_dbt_is_imported_after_the_next_fork_in_the_parent_only():
+    got = run_python(
+        """
+        import gc, json, os, sys
+        from pipeline.lib.dbt import import_after_next_fork
+
+        def fork_and_ask():
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.write(write, b"1" if "dbt.cli.main" in sys.modules else b"0")
+                os._exit(0)
+            os.waitpid(pid, 0)
+            return os.read(read, 1) == b"1"
+
+        import_after_next_fork()
+        before = "dbt.cli.main" in sys.modules
+        first_child_had_dbt = fork_and_ask()
+        after = "dbt.cli.main" in sys.modules
+        second_child_had_dbt = fork_and_ask()
+        print(json.dumps({"before": before, "first": first_child_had_dbt, "after": after,
+                          "second": second_child_had_dbt, "frozen": gc.get_freeze_count()}))
+        """
+    )
+    # Not at once, not in the task forked first (it runs meanwhile), then in every later fork.
+    assert got["before"] is False
+    assert got["first"] is False
+    assert got["after"] is True
+    assert got["second"] is True
+    assert got["frozen"] > 0
+
+
+def test_only_a_dbt_task_still_to_run_asks_for_the_import():
+    got = run_python(
+        """
+        import json, luigi
+        import pipeline.lib.dbt as dbt
+        from pipeline.tasks import BuildWarehouse, ConvertWorkbookToParquet, PublishToPostgres, VerifyPostgres
+
+        seen = {}
+        for task, dependency in [
+            (ConvertWorkbookToParquet(workbook="a.xlsx"), None),
+            (PublishToPostgres(source="a.xlsx"), BuildWarehouse(source="a.xlsx")),
+            (BuildWarehouse(source="a.xlsx"), ConvertWorkbookToParquet(workbook="a.xlsx")),
+        ]:
+            task.trigger_event(luigi.Event.DEPENDENCY_DISCOVERED, task, dependency)
+            seen[task.get_task_family()] = dbt._importer is not None
+        print(json.dumps(seen))
+        """
+    )
+    assert got == {"ConvertWorkbookToParquet": False, "PublishToPostgres": False, "BuildWarehouse": True}
+
+
+def test_verification_asks_for_the_import_too():
+    got = run_python(
+        """
+        import json, luigi, os
+        import pipeline.lib.dbt as dbt
+        from pipeline.tasks import PublishToPostgres, VerifyPostgres
+
+        task = VerifyPostgres(source="a.xlsx")
+        task.trigger_event(luigi.Event.DEPENDENCY_DISCOVERED, task, PublishToPostgres(source="a.xlsx"))
+        print(json.dumps({"importer_is_this_process": dbt._importer == os.getpid()}))
+        """
+    )
+    assert got == {"importer_is_this_process": True}
+
+
+def test_the_collector_is_off_during_an_invocation_and_as_it_was_after():
+    import gc
+
+    from pipeline.lib.dbt import _collector_paused
+
+    assert gc.isenabled()
+    with _collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
