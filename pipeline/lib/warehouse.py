@@ -15,6 +15,10 @@ Either way the building file is renamed over the live one only after ``dbt build
 data tests, unit tests) succeeded, so a failing test never leaves a half-built or untested warehouse
 where the publish step would read it. A change set applied twice (a crash between the rename and
 the marker) gives the same warehouse: the incremental models delete before they append.
+
+Unit tests check the code against fixed inputs, never the data: they run in the first build of each
+version of the code, dbt and DuckDB, in each build mode, and are left out of later builds of the same
+(``UnitTestRecord``).
 """
 
 from __future__ import annotations
@@ -184,6 +188,49 @@ def plan_build(
     return BuildPlan("incremental", reason, **change)
 
 
+class UnitTestRecord:
+    """The unit tests that passed, by what their outcome depends on: the dbt project's code, the build
+    mode (it chooses the incremental models' refs), and the versions of dbt, its adapter and DuckDB.
+
+    Kept beside dbt's parse cache in ``<project>/target/`` (derived from the code only, ignored by
+    git), so a run into a new data directory uses it too; a read-only checkout runs them every time.
+    """
+
+    PATH = Path("target") / "unit_tests_passed.json"
+    KEEP = 8  # versions remembered: both modes of the last few versions of the code
+
+    def __init__(self, project_dir: Path, mode: str):
+        from importlib.metadata import version
+
+        self.path = project_dir / self.PATH
+        parts = [dbt_project_fingerprint(project_dir), mode]
+        parts += [f"{p}=={version(p)}" for p in ("dbt-core", "dbt-duckdb", "duckdb")]
+        self.key = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+    def _read(self) -> dict[str, int]:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def passed_before(self) -> int:
+        """How many unit tests passed for this key (0: never, so they run)."""
+        return self._read().get(self.key, 0)
+
+    def record(self, passed: int) -> None:
+        """Remember that ``passed`` unit tests passed for this key (a build only ends when all did)."""
+        if not passed:
+            return
+        kept = {k: v for k, v in self._read().items() if k != self.key}
+        kept = dict(list(kept.items())[-(self.KEEP - 1) :]) | {self.key: passed}
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        try:
+            tmp.write_text(json.dumps(kept))
+            os.replace(tmp, self.path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+
+
 def duckdb_text_list(values: list[str]) -> str:
     """A DuckDB list literal of text values, e.g. ``['a.xlsx', 'b''s.csv']``."""
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(values)) + "]"
@@ -241,9 +288,14 @@ def build_warehouse(
         shutil.copyfile(warehouse_path, building)
     if is_remote(lake_location):
         install_httpfs()
+    unit_tests = UnitTestRecord(project_dir, plan.mode)
+    passed_before = unit_tests.passed_before()
+    args = ["build", "--target", target, "--threads", str(threads)]
+    if passed_before:
+        args += ["--exclude-resource-type", "unit_test"]
     try:
         run_dbt(
-            ["build", "--target", target, "--threads", str(threads)],
+            args,
             project_dir=project_dir,
             work_dir=work_dir,
             env={
@@ -276,8 +328,12 @@ def build_warehouse(
         building.unlink(missing_ok=True)
     if warnings:
         print(format_test_rows(warnings), file=sys.stderr)
+    results = count_results(work_dir)
+    unit_tests.record(results.get("unit_test_pass", 0))
+    if passed_before:
+        results["unit_test_passed_before"] = passed_before
     return {
-        "dbt_results": count_results(work_dir),
+        "dbt_results": results,
         "seconds": round(time.monotonic() - started, 2),
         "test_warnings": warnings,
         "unknown_values": unknown_values,

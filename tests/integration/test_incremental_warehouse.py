@@ -212,6 +212,36 @@ def test_a_build_reads_its_file_lists_without_dbt_parsing_again(tmp_path, run_pi
     assert "no changes found, skipping parsing" in last_parse(data)
 
 
+def test_unit_tests_run_in_the_first_build_of_each_version_of_the_code(tmp_path, run_pipeline):
+    """Unit tests check the code against fixed inputs: a later build of the same code leaves them out,
+    and a change to the code runs them again (and fails on a broken one)."""
+    from pipeline.config import WAREHOUSE_PROJECT_DIR
+
+    project, landing, data = tmp_path / "project", tmp_path / "landing", tmp_path / "data"
+    shutil.copytree(WAREHOUSE_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    write_workbook(landing / "2011-02.xlsx", FEB_LINES)
+    flags = ("--pipeline-dbt-project-dir", str(project), "--pipeline-full-refresh", "true")
+
+    def unit_tests() -> tuple[int | None, int | None]:
+        done = build(run_pipeline, landing, data, *flags)
+        assert done.returncode == 0, done.output[-3000:]
+        results = marker(data)["dbt"]["dbt_results"]
+        return results.get("unit_test_pass"), results.get("unit_test_passed_before")
+
+    ran, before = unit_tests()
+    assert ran and before is None
+    assert unit_tests() == (None, ran)
+
+    # The code changes: a unit test that expects the wrong class for POST runs again, and fails.
+    tests = project / "models" / "intermediate" / "_intermediate__unit_tests.yml"
+    text = tests.read_text()
+    assert '{stock_code_normalised: "POST", product_class: postage}' in text
+    tests.write_text(text.replace('"POST", product_class: postage}', '"POST", product_class: fee}'))
+    failed = build(run_pipeline, landing, data, *flags)
+    assert failed.returncode != 0
+    assert "stock_codes_are_classified_by_the_seed" in failed.output
+
+
 def file_sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

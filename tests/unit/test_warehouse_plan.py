@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -75,3 +76,29 @@ def test_a_full_refresh_still_reports_the_change_set_against_the_previous_build(
 
 def test_export_names_reach_duckdb_quoted():
     assert duckdb_text_list(["b's.csv", "a.xlsx"]) == "['a.xlsx', 'b''s.csv']"
+
+
+def test_unit_tests_are_remembered_per_version_of_the_code_and_build_mode(tmp_path):
+    from pipeline.lib.warehouse import UnitTestRecord
+
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    (project / "target").mkdir()
+    model = project / "models" / "m.sql"
+    model.write_text("select 1")
+    full, incremental = UnitTestRecord(project, "full"), UnitTestRecord(project, "incremental")
+    assert full.key != incremental.key
+    assert full.passed_before() == 0
+    full.record(5)
+    assert UnitTestRecord(project, "full").passed_before() == 5
+    assert UnitTestRecord(project, "incremental").passed_before() == 0
+
+    model.write_text("select 2")
+    assert UnitTestRecord(project, "full").passed_before() == 0
+    for n in range(1, 20):  # many versions later, only the last few are kept
+        model.write_text(f"select {n}")
+        UnitTestRecord(project, "full").record(n)
+    assert len(json.loads(full.path.read_text())) == UnitTestRecord.KEEP
+
+    full.path.write_text("not json")
+    assert UnitTestRecord(project, "full").passed_before() == 0
