@@ -523,9 +523,12 @@ class RunAll(luigi.Task):
 @BuildWarehouse.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
 @VerifyPostgres.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
 def _dbt_will_run(task: luigi.Task, dependency: luigi.Task) -> None:
-    """Luigi fires this while it schedules a dbt task that is not done, in its scheduling process:
-    dbt is imported there once, for the task processes forked after it (pipeline/lib/dbt.py)."""
-    import_after_next_fork()
+    """Luigi fires this while it schedules a dbt task that is not done, in its scheduling process.
+    When a task it depends on is still to run too, that task is forked first, and dbt is imported in
+    this process meanwhile, for the task processes forked after it (pipeline/lib/dbt.py). When the
+    dbt task itself comes first (a run that only verifies), it imports dbt on its own."""
+    if not dependency.complete():
+        import_after_next_fork()
 
 
 @RunAll.event_handler(luigi.Event.DEPENDENCY_PRESENT)

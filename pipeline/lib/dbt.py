@@ -100,13 +100,13 @@ def import_after_next_fork() -> None:
 
     With more than one worker (luigi.cfg), Luigi forks a process for every task, and each of the two
     dbt tasks paid dbt's import (about 1.2 s) in a process of its own. A forked process inherits what
-    its parent imported. So when Luigi schedules a dbt task that is not done (pipeline/tasks.py), its
-    scheduling process imports dbt just after it forks the next task, usually a conversion, which runs
-    on the other core meanwhile; every task forked after that starts with dbt imported. Not before
-    the fork: the first task would wait for it. A task that Luigi would fork during the import waits
-    for it, once per run. A no-op run schedules no dbt task and imports nothing; forked task processes
-    never import on their parent's behalf; with one worker, tasks run in this process, and the first
-    dbt task imports dbt as before.
+    its parent imported. So when Luigi schedules a dbt task that is not done, after a task that is not
+    done either (pipeline/tasks.py), its scheduling process imports dbt just after it forks the next
+    task, usually a conversion, which runs on the other core meanwhile; every task forked after that
+    starts with dbt imported. Not before the fork: the first task would wait for it. A task that Luigi
+    would fork during the import waits for it, once per run. A no-op run schedules no dbt task and
+    imports nothing; forked task processes never import on their parent's behalf; with one worker,
+    tasks run in this process, and the first dbt task imports dbt as before.
     """
     global _importer
     if _importer is None:

@@ -50,36 +50,58 @@ def test_dbt_is_imported_after_the_next_fork_in_the_parent_only():
     assert got["frozen"] > 0
 
 
-def test_only_a_dbt_task_still_to_run_asks_for_the_import():
+def test_a_dbt_task_still_to_run_after_another_asks_for_the_import(tmp_path):
     got = run_python(
-        """
-        import json, luigi
+        f"""
+        import json, os, luigi
+        os.environ["PIPELINE_DATA_DIR"] = {str(tmp_path)!r}
         import pipeline.lib.dbt as dbt
         from pipeline.tasks import BuildWarehouse, ConvertWorkbookToParquet, PublishToPostgres, VerifyPostgres
 
-        seen = {}
-        for task, dependency in [
-            (ConvertWorkbookToParquet(workbook="a.xlsx"), None),
-            (PublishToPostgres(source="a.xlsx"), BuildWarehouse(source="a.xlsx")),
-            (BuildWarehouse(source="a.xlsx"), ConvertWorkbookToParquet(workbook="a.xlsx")),
-        ]:
+        class Done(luigi.Task):
+            def complete(self):
+                return True
+
+        def asks(task, dependency):
             task.trigger_event(luigi.Event.DEPENDENCY_DISCOVERED, task, dependency)
-            seen[task.get_task_family()] = dbt._importer is not None
+            return dbt._importer == os.getpid()
+
+        seen = {{
+            # Not a dbt task.
+            "convert": asks(ConvertWorkbookToParquet(workbook="a.xlsx"), Done()),
+            "publish": asks(PublishToPostgres(source="a.xlsx"), BuildWarehouse(source="a.xlsx")),
+            # A dbt task whose dependency is done runs first, and imports dbt itself.
+            "build after done": asks(BuildWarehouse(source="a.xlsx"), Done()),
+            "verify after done": asks(VerifyPostgres(source="a.xlsx"), Done()),
+            # Its dependency runs first (a conversion not done): dbt comes in meanwhile.
+            "build after convert": asks(BuildWarehouse(source="a.xlsx"),
+                                        ConvertWorkbookToParquet(workbook="a.xlsx")),
+        }}
         print(json.dumps(seen))
         """
     )
-    assert got == {"ConvertWorkbookToParquet": False, "PublishToPostgres": False, "BuildWarehouse": True}
+    assert got == {
+        "convert": False,
+        "publish": False,
+        "build after done": False,
+        "verify after done": False,
+        "build after convert": True,
+    }
 
 
-def test_verification_asks_for_the_import_too():
+def test_verification_after_a_publish_still_to_run_asks_for_the_import_too():
     got = run_python(
         """
         import json, luigi, os
         import pipeline.lib.dbt as dbt
-        from pipeline.tasks import PublishToPostgres, VerifyPostgres
+        from pipeline.tasks import VerifyPostgres
+
+        class NotDone(luigi.Task):
+            def complete(self):
+                return False
 
         task = VerifyPostgres(source="a.xlsx")
-        task.trigger_event(luigi.Event.DEPENDENCY_DISCOVERED, task, PublishToPostgres(source="a.xlsx"))
+        task.trigger_event(luigi.Event.DEPENDENCY_DISCOVERED, task, NotDone())
         print(json.dumps({"importer_is_this_process": dbt._importer == os.getpid()}))
         """
     )
