@@ -114,6 +114,11 @@ def import_after_next_fork() -> None:
         os.register_at_fork(after_in_parent=_import_dbt_once)
 
 
+def import_planned() -> bool:
+    """True once this process (or the process it was forked from) was asked to import dbt."""
+    return _importer is not None
+
+
 def _import_dbt_once() -> None:
     global _imported
     if _imported or os.getpid() != _importer:
@@ -150,9 +155,10 @@ def _process_state(cwd: Path, env: dict[str, str]) -> Iterator[None]:
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off for one invocation. dbt allocates millions of small
-    objects (its manifest, nodes, Jinja ASTs), and the collector's full passes over them took a fifth of a
-    build on the 1,000-line workbook (4.2 s against 3.3 s, docs/speed.md). What the invocation leaves
-    behind (about 80 MB) is collected once the collector is back on; a task process ends soon after."""
+    objects (its manifest, nodes, Jinja ASTs), and the collector's full passes over them took a tenth
+    of a build on the 1,000-line workbook (3.9-4.2 s against 3.4-3.9 s, docs/speed.md). What the
+    invocation leaves behind (about 80 MB) is collected once the collector is back on; a task process
+    ends soon after."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -62,6 +62,10 @@ def test_a_dbt_task_still_to_run_after_another_asks_for_the_import(tmp_path):
             def complete(self):
                 return True
 
+        class NotToBeAsked(luigi.Task):
+            def complete(self):
+                raise AssertionError("asked again once the import was planned")
+
         def asks(task, dependency):
             task.trigger_event(luigi.Event.DEPENDENCY_DISCOVERED, task, dependency)
             return dbt._importer == os.getpid()
@@ -76,6 +80,8 @@ def test_a_dbt_task_still_to_run_after_another_asks_for_the_import(tmp_path):
             # Its dependency runs first (a conversion not done): dbt comes in meanwhile.
             "build after convert": asks(BuildWarehouse(source="a.xlsx"),
                                         ConvertWorkbookToParquet(workbook="a.xlsx")),
+            # Planned once: the other exports' conversions are not asked again.
+            "build once planned": asks(BuildWarehouse(source="a.xlsx"), NotToBeAsked()),
         }}
         print(json.dumps(seen))
         """
@@ -86,6 +92,7 @@ def test_a_dbt_task_still_to_run_after_another_asks_for_the_import(tmp_path):
         "build after done": False,
         "verify after done": False,
         "build after convert": True,
+        "build once planned": True,
     }
 
 
