@@ -220,14 +220,22 @@ def count_results(work_dir: Path) -> dict[str, int]:
     return counts
 
 
-def rows_of_failing_tests(work_dir: Path, database: Path, limit: int = 20) -> list[dict]:
+def rows_of_failing_tests(
+    work_dir: Path, database: Path, lake_location: str = "", limit: int = 20
+) -> list[dict]:
     """The rows behind each warning or failing data test of the last run in ``work_dir``.
 
-    dbt stores them (``store_failures``, see dbt_project.yml) in ``database``, the DuckDB file it
-    built; read them before that file is renamed or removed. Each item: test name, status, number of
-    rows, column names and up to ``limit`` rows as text.
+    dbt's own message is only "Got N results". Each such test's compiled query (run_results.json) runs
+    again here, read-only, on ``database``, the DuckDB file that dbt built: read it before that file is
+    renamed or removed. It runs in dbt's work directory, where the lake paths of the staging views are
+    relative to, and with the S3 secret when the lake (``lake_location``) is on S3. dbt could store the
+    rows itself (``store_failures``), but that writes a table per test in every build, passing or not
+    (docs/speed.md). Each item: test name, status, number of rows, column names and up to ``limit``
+    rows as text.
     """
     import duckdb
+
+    from pipeline.lib.storage import create_duckdb_secret
 
     try:
         results = json.loads((work_dir / "target" / "run_results.json").read_text())["results"]
@@ -237,7 +245,9 @@ def rows_of_failing_tests(work_dir: Path, database: Path, limit: int = 20) -> li
     if not found or not database.exists():
         return []
     tests = []
-    with duckdb.connect(str(database), read_only=True) as con:
+    with duckdb.connect(str(database.resolve()), read_only=True) as con, _process_state(work_dir, {}):
+        if lake_location:
+            create_duckdb_secret(con, str(lake_location))
         for result in found:
             item = {
                 "test": result["unique_id"].split(".")[2],
@@ -246,14 +256,14 @@ def rows_of_failing_tests(work_dir: Path, database: Path, limit: int = 20) -> li
                 "columns": [],
                 "rows": [],
             }
-            relation = result.get("relation_name")
-            if relation:
-                try:
-                    cursor = con.execute(f"select * from {relation} limit {int(limit)}")
-                    item["columns"] = [d[0] for d in cursor.description]
-                    item["rows"] = [[_text(v) for v in row] for row in cursor.fetchall()]
-                except duckdb.Error as err:
-                    item["error"] = str(err).splitlines()[0]
+            try:
+                # On a line of its own: the compiled query may end in a comment.
+                query = f"select * from (\n{result['compiled_code']}\n) as found limit {int(limit)}"
+                cursor = con.execute(query)
+                item["columns"] = [d[0] for d in cursor.description]
+                item["rows"] = [[_text(v) for v in row] for row in cursor.fetchall()]
+            except (duckdb.Error, KeyError, TypeError) as err:
+                item["error"] = str(err).splitlines()[0]
             tests.append(item)
     return tests
 

@@ -313,7 +313,7 @@ def build_warehouse(
                 **dbt_env(str(lake_location)),
             },
         )
-        warnings = rows_of_failing_tests(work_dir, building)
+        warnings = rows_of_failing_tests(work_dir, building, str(lake_location))
         unknown_values = read_unknown_values(building)
         fault_point("warehouse_before_swap", mode=plan.mode)
         os.replace(building, warehouse_path)
@@ -322,7 +322,7 @@ def build_warehouse(
         fault_point("warehouse_swapped", mode=plan.mode)
     except DbtBuildError as err:
         # dbt says only "Got N results": name what the failing and warning tests found.
-        found = format_test_rows(rows_of_failing_tests(work_dir, building))
+        found = format_test_rows(rows_of_failing_tests(work_dir, building, str(lake_location)))
         raise DbtBuildError((f"{found}\n\n" if found else "") + f"{err}\n{kept}") from None
     finally:
         building.unlink(missing_ok=True)

@@ -1,0 +1,78 @@
+"""The rows behind a dbt test that warned or failed: its compiled query, run again on the warehouse
+file that dbt built (pipeline/lib/dbt.py, rows_of_failing_tests). dbt does not store them."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import duckdb
+import polars as pl
+
+from pipeline.lib.dbt import format_test_rows, rows_of_failing_tests
+
+
+def result(name: str, status: str, failures: int, sql: str) -> dict:
+    return {"unique_id": f"test.online_retail.{name}", "status": status, "failures": failures,
+            "compiled_code": sql}  # fmt: skip
+
+
+def test_a_failing_test_query_runs_again_in_dbt_work_directory_on_the_built_file(tmp_path, monkeypatch):
+    # As in a build: the lake's paths in the staging view are relative to dbt's work directory.
+    work_dir = tmp_path / "data" / "warehouse" / "dbt"
+    (work_dir / "target").mkdir(parents=True)
+    lake = tmp_path / "data" / "lake"
+    lake.mkdir()
+    pl.DataFrame({"invoice_no": ["536365", None, None], "source_row": [2, 3, 4]}).write_parquet(
+        lake / "lines.parquet"
+    )
+    database = tmp_path / "data" / "warehouse" / "retail.building.duckdb"
+    monkeypatch.chdir(work_dir)  # where dbt creates the view
+    with duckdb.connect(str(database)) as con:
+        con.execute("create view lines as select * from read_parquet('../../lake/lines.parquet')")
+        con.execute("create table codes as select 'XMASWRAP' as value, 6 as line_count")
+    (work_dir / "target" / "run_results.json").write_text(json.dumps({"results": [
+        result("not_null_lines_invoice_no", "fail", 2,
+               '\nselect *\nfrom "retail"."main"."lines"\nwhere invoice_no is null\n-- a trailing comment'),
+        result("assert_unknown_values_listed", "warn", 1, 'select * from "retail"."main"."codes"'),
+        result("unique_lines_source_row", "pass", 0, "select 1 as wrong"),
+        {"unique_id": "model.online_retail.lines", "status": "success", "compiled_code": "select 1"},
+    ]}))  # fmt: skip
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    found = rows_of_failing_tests(work_dir, database)
+
+    assert [(t["test"], t["status"], t["failures"]) for t in found] == [
+        ("not_null_lines_invoice_no", "fail", 2),
+        ("assert_unknown_values_listed", "warn", 1),
+    ]
+    assert found[0]["columns"] == ["invoice_no", "source_row"]
+    assert found[0]["rows"] == [[None, "3"], [None, "4"]]
+    assert os.getcwd() == str(elsewhere)
+    assert format_test_rows(found).splitlines() == [
+        "dbt test not_null_lines_invoice_no (fail, 2 rows):",
+        "    invoice_no=None, source_row=3",
+        "    invoice_no=None, source_row=4",
+        "",
+        "dbt test assert_unknown_values_listed (warn, 1 rows):",
+        "    value=XMASWRAP, line_count=6",
+    ]
+
+
+def test_a_query_that_cannot_run_again_says_why_and_keeps_the_others(tmp_path):
+    work_dir = tmp_path / "dbt"
+    (work_dir / "target").mkdir(parents=True)
+    database = tmp_path / "retail.duckdb"
+    duckdb.connect(str(database)).close()
+    (work_dir / "target" / "run_results.json").write_text(json.dumps({"results": [
+        result("relationships_gone", "fail", 3, 'select * from "retail"."main"."dropped_since"'),
+        result("accepted_values_kind", "fail", 1, "select 'pallet' as value_kind"),
+    ]}))  # fmt: skip
+
+    found = rows_of_failing_tests(work_dir, database)
+
+    assert "dropped_since" in found[0]["error"] and found[0]["rows"] == []
+    assert found[1]["rows"] == [["pallet"]]
+    assert "(its rows could not be read: " in format_test_rows(found)
