@@ -62,16 +62,34 @@ def read_table_specs(manifest_path: Path, folders: tuple[str, ...]) -> list[Tabl
                 spec.not_null.add(col["name"])
         specs[node["unique_id"]] = spec
     for node in manifest["nodes"].values():
-        meta = node.get("test_metadata") or {}
-        if node["resource_type"] != "test" or meta.get("name") != "relationships":
-            continue
-        parent = specs.get(node.get("attached_node") or "")
-        kwargs = meta.get("kwargs", {})
-        target = re.search(r"ref\('([^']+)'\)", kwargs.get("to", ""))
-        if parent and target:
-            parent.foreign_keys.append((node["column_name"], target.group(1), kwargs["field"]))
+        child = specs.get(node.get("attached_node") or "")
+        if node["resource_type"] == "test" and child:
+            child.foreign_keys.extend(_references(node))
     order = {"dim": 0, "fct": 1}
     return sorted(specs.values(), key=lambda s: (order.get(s.name.split("_")[0], 2), s.name))
+
+
+def _references(test: dict) -> list[tuple[str, str, str]]:
+    """The references a test declares, as (column, table, column): dbt's relationships test on a column,
+    or the ``references`` of the warehouse's checks test (dbt/warehouse/macros/test_checks.sql),
+    ``{column: "ref('parent')"}`` or ``{column: {to: "ref('parent')", field: parent_column}}``."""
+    meta = test.get("test_metadata") or {}
+    kwargs = meta.get("kwargs", {})
+    if meta.get("name") == "relationships":
+        declared = {test["column_name"]: kwargs}
+    elif meta.get("name") == "checks":
+        declared = {
+            column: parent if isinstance(parent, dict) else {"to": parent}
+            for column, parent in (kwargs.get("references") or {}).items()
+        }
+    else:
+        return []
+    found = []
+    for column, parent in declared.items():
+        target = re.search(r"ref\('([^']+)'\)", parent.get("to", ""))
+        if target:
+            found.append((column, target.group(1), parent.get("field", column)))
+    return found
 
 
 def published_foreign_keys(spec: TableSpec, specs: list[TableSpec]) -> list[tuple[str, str, str]]:

@@ -71,16 +71,23 @@ def test_every_source_is_documented(manifest):
 
 
 def has_primary_key_test(model: dict, tests: list[dict]) -> bool:
-    """A primary_key test (composite keys), or a column with a unique test that is also not null (by a
-    not_null test or an enforced not_null constraint)."""
+    """A primary_key test or a checks test with a primary_key (macros/test_checks.sql), or a column
+    that is unique (a unique test, or in a checks test's unique) and not null (a not_null test, in its
+    not_null, or an enforced not_null constraint)."""
     mine = [t for t in tests if t.get("attached_node") == model["unique_id"]]
-    if any(t["test_metadata"]["name"] == "primary_key" for t in mine):
-        return True
-    for column in {t["column_name"] for t in mine if t["test_metadata"]["name"] == "unique"}:
+    unique, not_null = set(), set()
+    for test in mine:
+        name, kwargs = test["test_metadata"]["name"], test["test_metadata"]["kwargs"]
+        if name == "primary_key" or (name == "checks" and kwargs.get("primary_key")):
+            return True
+        if name in ("unique", "not_null"):
+            (unique if name == "unique" else not_null).add(test["column_name"])
+        if name == "checks":
+            unique |= set(kwargs.get("unique", []))
+            not_null |= set(kwargs.get("not_null", []))
+    for column in unique:
         constraints = model["columns"].get(column, {}).get("constraints", [])
-        if any(c["type"] == "not_null" for c in constraints) or any(
-            t["test_metadata"]["name"] == "not_null" and t["column_name"] == column for t in mine
-        ):
+        if column in not_null or any(c["type"] == "not_null" for c in constraints):
             return True
     return False
 

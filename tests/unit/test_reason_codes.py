@@ -15,9 +15,7 @@ def test_quarantine_accepts_every_conversion_reason():
     model = next(
         m for m in yaml.safe_load(QUALITY.read_text())["models"] if m["name"] == "rejected_invoice_lines"
     )
-    column = next(c for c in model["columns"] if c["name"] == "reason_code")
-    accepted = next(
-        t["accepted_values"]["arguments"]["values"] for t in column["data_tests"] if "accepted_values" in t
-    )
+    checks = next(t["checks"]["arguments"] for t in model["data_tests"] if "checks" in t)
+    accepted = checks["accepted_values"]["reason_code"]
     assert set(REJECT_REASONS) <= set(accepted)
     assert set(accepted) - set(REJECT_REASONS) <= {"exact_duplicate", "overlapping_export_duplicate"}
