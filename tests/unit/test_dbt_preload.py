@@ -131,3 +131,34 @@ def test_the_collector_is_off_during_an_invocation_and_as_it_was_after():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_forked_task_process_freezes_what_an_invocation_left_instead_of_collecting_it():
+    got = run_python(
+        """
+        import gc, json, multiprocessing
+        from pipeline.lib.dbt import _collector_paused
+
+        def invocation(queue):
+            before = gc.get_freeze_count()
+            with _collector_paused():
+                left = [[i] for i in range(10_000)]  # what an invocation leaves behind
+            queue.put({"frozen": gc.get_freeze_count() - before >= 10_000, "enabled": gc.isenabled()})
+
+        if __name__ == "__main__":
+            queue = multiprocessing.get_context("fork").Queue()
+            child = multiprocessing.get_context("fork").Process(target=invocation, args=(queue,))
+            child.start()
+            in_task_process = queue.get(timeout=60)
+            child.join()
+            before = gc.get_freeze_count()
+            with _collector_paused():
+                left = [[i] for i in range(10_000)]
+            here = {"frozen": gc.get_freeze_count() > before, "enabled": gc.isenabled()}
+            print(json.dumps({"task process": in_task_process, "this process": here}))
+        """
+    )
+    assert got == {
+        "task process": {"frozen": True, "enabled": True},
+        "this process": {"frozen": False, "enabled": True},
+    }
