@@ -133,32 +133,48 @@ def test_the_collector_is_off_during_an_invocation_and_as_it_was_after():
         gc.enable()
 
 
-def test_a_forked_task_process_freezes_what_an_invocation_left_instead_of_collecting_it():
+def test_a_luigi_task_process_freezes_what_an_invocation_left_and_no_other_process_does(tmp_path):
+    # Luigi with two workers forks a process per task, which ends when its task does; any other
+    # process (the scheduling one, a pool worker) may live on and invoke dbt again.
     got = run_python(
-        """
+        f"""
         import gc, json, multiprocessing
+        import luigi
         from pipeline.lib.dbt import _collector_paused
 
-        def invocation(queue):
+        def invocation():
             before = gc.get_freeze_count()
             with _collector_paused():
                 left = [[i] for i in range(10_000)]  # what an invocation leaves behind
-            queue.put({"frozen": gc.get_freeze_count() - before >= 10_000, "enabled": gc.isenabled()})
+            return {{"frozen": gc.get_freeze_count() - before >= 10_000, "enabled": gc.isenabled()}}
+
+        class Invoke(luigi.Task):
+            def output(self):
+                return luigi.LocalTarget({str(tmp_path / "task.json")!r})
+
+            def run(self):
+                with self.output().open("w") as out:
+                    json.dump(invocation(), out)
+
+        def in_child(queue):
+            queue.put(invocation())
 
         if __name__ == "__main__":
-            queue = multiprocessing.get_context("fork").Queue()
-            child = multiprocessing.get_context("fork").Process(target=invocation, args=(queue,))
+            assert luigi.build([Invoke()], workers=2, local_scheduler=True, log_level="WARNING")
+            with open({str(tmp_path / "task.json")!r}) as task:
+                in_task_process = json.load(task)
+            context = multiprocessing.get_context("fork")
+            queue = context.Queue()
+            child = context.Process(target=in_child, args=(queue,))
             child.start()
-            in_task_process = queue.get(timeout=60)
+            in_other_child = queue.get(timeout=60)
             child.join()
-            before = gc.get_freeze_count()
-            with _collector_paused():
-                left = [[i] for i in range(10_000)]
-            here = {"frozen": gc.get_freeze_count() > before, "enabled": gc.isenabled()}
-            print(json.dumps({"task process": in_task_process, "this process": here}))
+            print(json.dumps({{"task process": in_task_process, "other child": in_other_child,
+                              "this process": invocation()}}))
         """
     )
     assert got == {
         "task process": {"frozen": True, "enabled": True},
+        "other child": {"frozen": False, "enabled": True},
         "this process": {"frozen": False, "enabled": True},
     }

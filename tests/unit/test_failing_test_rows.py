@@ -8,6 +8,7 @@ import os
 
 import duckdb
 import polars as pl
+import pytest
 
 from pipeline.lib.dbt import format_test_rows, rows_of_failing_tests
 
@@ -76,3 +77,38 @@ def test_a_query_that_cannot_run_again_says_why_and_keeps_the_others(tmp_path):
     assert "dropped_since" in found[0]["error"] and found[0]["rows"] == []
     assert found[1]["rows"] == [["pallet"]]
     assert "(its rows could not be read: " in format_test_rows(found)
+
+
+def test_a_warehouse_that_cannot_be_opened_is_reported_for_each_test_not_raised(tmp_path):
+    # Called inside the handler of dbt's own error: an exception here would hide that error.
+    work_dir = tmp_path / "dbt"
+    (work_dir / "target").mkdir(parents=True)
+    database = tmp_path / "retail.duckdb"
+    database.write_text("not a DuckDB file\n")
+    (work_dir / "target" / "run_results.json").write_text(json.dumps({"results": [
+        result("checks_fct_sales", "fail", 1, "select 1 as x"),
+    ]}))  # fmt: skip
+
+    [found] = rows_of_failing_tests(work_dir, database)
+
+    assert found["test"] == "checks_fct_sales" and found["rows"] == []
+    assert found["error"].split(":")[0] in {"IOException", "InvalidInputException", "SerializationException"}
+
+
+def test_a_dbt_run_that_fails_before_running_anything_leaves_no_results_of_an_earlier_run(tmp_path):
+    from pipeline.lib.dbt import DbtBuildError, run_dbt
+
+    project = tmp_path / "project"
+    project.mkdir()
+    # No profiles.yml beside it: dbt stops before it runs anything.
+    (project / "dbt_project.yml").write_text("name: unprofiled\nversion: '1.0.0'\nprofile: nowhere\n")
+    work_dir = tmp_path / "work"
+    (work_dir / "target").mkdir(parents=True)
+    earlier = work_dir / "target" / "run_results.json"
+    earlier.write_text(json.dumps({"results": [result("checks_fct_sales", "fail", 3, "select 1")]}))
+
+    with pytest.raises(DbtBuildError, match="Could not find profile named 'nowhere'"):
+        run_dbt(["build"], project_dir=project, work_dir=work_dir)
+
+    assert not earlier.exists()
+    assert rows_of_failing_tests(work_dir, tmp_path / "retail.duckdb") == []
