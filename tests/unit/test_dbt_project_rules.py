@@ -102,6 +102,20 @@ def test_every_model_has_a_primary_key_test(manifest):
     assert missing == []
 
 
+def test_references_are_checked_apart_from_the_model_own_checks(manifest):
+    """In dbt build a failing test stops the models built after its table only if every table it reads
+    is upstream of them: a checks test that reads the parents too would let them be built on a wrong
+    key (dbt/warehouse/macros/test_checks.sql)."""
+    mixed = [
+        node["name"]
+        for node in manifest["nodes"].values()
+        if (node.get("test_metadata") or {}).get("name") == "checks"
+        and node["test_metadata"]["kwargs"].get("references")
+        and set(node["test_metadata"]["kwargs"]) - {"references", "model"}
+    ]
+    assert mixed == []
+
+
 def test_only_staging_models_read_sources(manifest):
     readers = [
         m["name"]

@@ -11,6 +11,11 @@
     accepted_values does).
   - references: {column: ref('parent')} when the parent's column has the same name, or
     {column: {to: ref('parent'), field: parent_column}}; a non-null value the parent lacks.
+
+  References go in a checks test of their own (named references_<model>). In dbt build a failing test
+  stops the models built after its table, but a model waits only for the tests whose tables are all
+  upstream of it: a test that also reads the parents would no longer stop what is built from the
+  model when its key or its values are wrong.
 -#}
 {% test checks(model, primary_key=[], unique=[], not_null=[], accepted_values={}, references={}) %}
 {{ checks_query(model, primary_key, unique, not_null, accepted_values, references) }}
