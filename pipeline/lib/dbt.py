@@ -243,8 +243,8 @@ def rows_of_failing_tests(
 
     dbt's own message is only "Got N results". Each such test's compiled query (run_results.json) runs
     again here, read-only, on ``database``, the DuckDB file that dbt built: read it before that file is
-    renamed or removed. It runs in dbt's work directory, where the lake paths of the staging views are
-    relative to, and with the S3 secret when the lake (``lake_location``) is on S3. dbt could store the
+    renamed or removed. It runs in dbt's work directory, to which the staging views' lake paths are
+    relative, and with the S3 secret when the lake (``lake_location``) is on S3. dbt could store the
     rows itself (``store_failures``), but that writes a table per test in every build, passing or not
     (docs/speed.md). Each item: test name, status, number of rows, column names and up to ``limit``
     rows as text.

@@ -65,9 +65,17 @@ def build(tmp_path_factory):
             (4, 'd', null, 5.0, null, null, null)
         ) as {columns}
         """)  # fmt: skip
+    # The mapping form without a field: the parent's column has the child's name.
+    default_field = """
+      - checks:
+          name: references_bad
+          arguments:
+            references:
+              parent_id: {to: ref('parent')}
+"""
     write(project / "models" / "schema.yml", "version: 2\nmodels:\n" + "".join(
         f"  - name: {model}\n    data_tests:{CHECKS.format(model=model)}" for model in ("good", "bad")
-    ))  # fmt: skip
+    ) + default_field)  # fmt: skip
     work_dir = project / "work"
     with pytest.raises(DbtBuildError) as failed:
         run_dbt(["build"], project_dir=project, work_dir=work_dir)
@@ -77,15 +85,18 @@ def build(tmp_path_factory):
 
 def test_a_clean_table_passes_every_check(build):
     _, results, _ = build
-    status = {r["unique_id"].split(".")[2]: r["status"] for r in results}
-    assert status["checks_good"] == "pass"
-    assert status["checks_bad"] == "fail"
+    status = {
+        r["unique_id"].split(".")[2]: r["status"] for r in results if r["unique_id"].startswith("test.")
+    }
+    assert status == {"checks_good": "pass", "checks_bad": "fail", "references_bad": "fail"}
 
 
 def test_each_finding_names_its_check_the_value_and_the_rows(build):
     error, _, found = build
     assert "checks_bad" in str(error)
-    [bad] = found
+    bad, references = sorted(found, key=lambda test: test["test"])
+    assert references["test"] == "references_bad"
+    assert references["rows"] == [["references(parent_id -> parent.parent_id)", "3", "1"]]
     assert bad["columns"] == ["failed_check", "found", "row_count"]
     assert sorted(map(tuple, bad["rows"])) == sorted([
         ("primary_key(id, part)", "1, a", "2"),

@@ -90,7 +90,7 @@ group by {{ column }}
 {%- for column, parent in references.items() -%}
 {#- A ref() is a relation, which is a mapping too: tell the two forms apart by the key. -#}
 {%- set to = parent['to'] if 'to' in parent else parent -%}
-{%- set field = parent['field'] if 'to' in parent else column -%}
+{%- set field = parent.get('field', column) if 'to' in parent else column -%}
 {%- set query -%}
 select
     'references({{ column }} -> {{ to.identifier }}.{{ field }})' as failed_check,
