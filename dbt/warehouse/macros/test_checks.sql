@@ -1,8 +1,9 @@
 {#-
   A table's checks in one query, as one dbt test. Every test is a node of every build, and a node
-  costs about 25 ms of dbt's Python whatever its query does, so a model's key, unique, not-null,
-  accepted-value and reference checks run together (docs/speed.md). Each finding comes back as a row:
-  the check that failed, the value found (a key's values joined with ', ') and on how many rows.
+  costs about 25 ms of dbt's Python whatever its query does, so a model's key, unique, not-null and
+  accepted-value checks run together, and its references in a second one (below; docs/speed.md).
+  Each finding comes back as a row: the check that failed, the value found (a key's values joined
+  with ', ') and on how many rows.
 
   - primary_key: the key's columns (a composite key); no two rows share its values, none is null.
   - unique: columns whose non-null values never repeat (each on its own).
@@ -10,7 +11,8 @@
   - accepted_values: {column: [values]}; a value outside the list (null is let through, as dbt's
     accepted_values does).
   - references: {column: ref('parent')} when the parent's column has the same name, or
-    {column: {to: ref('parent'), field: parent_column}}; a non-null value the parent lacks.
+    {column: {to: ref('parent'), field: parent_column}} (field defaults to the column's name); a
+    non-null value the parent lacks.
 
   References go in a checks test of their own (named references_<model>). In dbt build a failing test
   stops the models built after its table, but a model waits only for the tests whose tables are all
