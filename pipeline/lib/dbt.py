@@ -246,8 +246,9 @@ def rows_of_failing_tests(
     renamed or removed. It runs in dbt's work directory, to which the staging views' lake paths are
     relative, and with the S3 secret when the lake (``lake_location``) is on S3. dbt could store the
     rows itself (``store_failures``), but that writes a table per test in every build, passing or not
-    (docs/speed.md). Each item: test name, status, number of rows, column names and up to ``limit``
-    rows as text.
+    (docs/speed.md); only a test whose model lived in memory for the build alone stores them (its
+    ``relation_name``), and they are read from there. Each item: test name, status, number of rows,
+    column names and up to ``limit`` rows as text.
     """
     import duckdb
 
@@ -272,7 +273,8 @@ def rows_of_failing_tests(
             for item, result in zip(tests, found, strict=True):
                 try:
                     # On a line of its own: the compiled query may end in a comment.
-                    query = f"select * from (\n{result['compiled_code']}\n) as found limit {int(limit)}"
+                    found_by = result.get("relation_name") or f"(\n{result['compiled_code']}\n)"
+                    query = f"select * from {found_by} as found limit {int(limit)}"
                     cursor = con.execute(query)
                     item["columns"] = [d[0] for d in cursor.description]
                     item["rows"] = [[_text(v) for v in row] for row in cursor.fetchall()]

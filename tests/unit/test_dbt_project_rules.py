@@ -12,6 +12,7 @@ import json
 import re
 
 import pytest
+import yaml
 
 from pipeline.config import OLAP_PROJECT_DIR, WAREHOUSE_PROJECT_DIR
 
@@ -114,6 +115,41 @@ def test_references_are_checked_apart_from_the_model_own_checks(manifest):
         and set(node["test_metadata"]["kwargs"]) - {"references", "model"}
     ]
     assert mixed == []
+
+
+def attached_databases(project_name: str) -> dict[str, set[str]]:
+    """For each target of the project's profile but the offline lint one, the aliases of the databases
+    it attaches (dbt-duckdb's ``attach``)."""
+    [project] = [
+        p for p in (WAREHOUSE_PROJECT_DIR, OLAP_PROJECT_DIR)
+        if yaml.safe_load((p / "dbt_project.yml").read_text())["name"] == project_name
+    ]  # fmt: skip
+    [profile] = yaml.safe_load((project / "profiles.yml").read_text()).values()
+    return {
+        target: {attached["alias"] for attached in output.get("attach", [])}
+        for target, output in profile["outputs"].items()
+        if target != "lint"
+    }
+
+
+def test_a_model_kept_in_memory_is_attached_by_every_target_and_its_tests_store_their_failures(manifest):
+    """A model that names its database lives in one the profile attaches (profiles.yml: scratch, in
+    memory for the build only). Every target that builds must attach it, and every test that reads it
+    must store its failures: rows_of_failing_tests could not query its rows after the build."""
+    targets = attached_databases(manifest["metadata"]["project_name"])
+    placed = {
+        m["unique_id"]: m["config"]["database"] for m in models(manifest) if m["config"].get("database")
+    }
+    unattached = {target: sorted(set(placed.values()) - aliases) for target, aliases in targets.items()}
+    assert unattached == {target: [] for target in targets}
+    losing_rows = [
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test"
+        and set(node["depends_on"]["nodes"]) & placed.keys()
+        and not node["config"].get("store_failures")
+    ]
+    assert losing_rows == []
 
 
 def test_only_staging_models_read_sources(manifest):

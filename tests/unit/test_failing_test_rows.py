@@ -62,6 +62,29 @@ def test_a_failing_test_query_runs_again_in_dbt_work_directory_on_the_built_file
     ]
 
 
+def test_the_rows_of_a_test_that_stored_its_failures_are_read_from_its_table(tmp_path):
+    # Its model lived in memory for the build only: its query would not run again.
+    work_dir = tmp_path / "dbt"
+    (work_dir / "target").mkdir(parents=True)
+    database = tmp_path / "retail.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("create schema main_dbt_test__audit")
+        con.execute(
+            "create table main_dbt_test__audit.checks_int_invoice_lines_classified as "
+            "select 'primary_key' as failed_check, 'a.xlsx, Sheet1, 7' as found, 2 as row_count"
+        )
+    stored = result("checks_int_invoice_lines_classified", "fail", 1,
+                    'select * from "scratch"."main"."int_invoice_lines_classified"')  # fmt: skip
+    stored["relation_name"] = '"retail"."main_dbt_test__audit"."checks_int_invoice_lines_classified"'
+    (work_dir / "target" / "run_results.json").write_text(json.dumps({"results": [stored]}))
+
+    [found] = rows_of_failing_tests(work_dir, database)
+
+    assert "error" not in found
+    assert found["columns"] == ["failed_check", "found", "row_count"]
+    assert found["rows"] == [["primary_key", "a.xlsx, Sheet1, 7", "2"]]
+
+
 def test_a_query_that_cannot_run_again_says_why_and_keeps_the_others(tmp_path):
     work_dir = tmp_path / "dbt"
     (work_dir / "target").mkdir(parents=True)

@@ -1,3 +1,6 @@
+-- Its failures are stored: int_invoice_lines_classified is gone after the build (profiles.yml, scratch).
+{{ config(store_failures=true) }}
+
 -- Every line this build placed (int_invoice_lines_classified: the lines of the value groups it
 -- recomputed; a full build: every typed line) is in fct_sales or among the repeats of
 -- rejected_invoice_lines: nothing else is dropped, whatever order the exports arrived in. (The lines it
