@@ -133,7 +133,7 @@ def attached_databases(project_name: str) -> dict[str, set[str]]:
 
 
 def test_a_model_kept_in_memory_is_attached_by_every_target_and_its_tests_store_their_failures(manifest):
-    """A model that names its database lives in one the profile attaches (profiles.yml: scratch, in
+    """A model that names its database lives in one the profile attaches (profiles.yml: transient, in
     memory for the build only). Every target that builds must attach it, and every test that reads it
     must store its failures: rows_of_failing_tests could not query its rows after the build."""
     targets = attached_databases(manifest["metadata"]["project_name"])

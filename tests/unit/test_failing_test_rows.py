@@ -74,7 +74,7 @@ def test_the_rows_of_a_test_that_stored_its_failures_are_read_from_its_table(tmp
             "select 'primary_key' as failed_check, 'a.xlsx, Sheet1, 7' as found, 2 as row_count"
         )
     stored = result("checks_int_invoice_lines_classified", "fail", 1,
-                    'select * from "scratch"."main"."int_invoice_lines_classified"')  # fmt: skip
+                    'select * from "transient"."main"."int_invoice_lines_classified"')  # fmt: skip
     stored["relation_name"] = '"retail"."main_dbt_test__audit"."checks_int_invoice_lines_classified"'
     (work_dir / "target" / "run_results.json").write_text(json.dumps({"results": [stored]}))
 

@@ -1,4 +1,4 @@
--- Its failures are stored: int_invoice_lines_classified is gone after the build (profiles.yml, scratch).
+-- Its failures are stored: int_invoice_lines_classified is gone after the build (profiles.yml, transient).
 {{ config(store_failures=true) }}
 
 -- Every line this build placed (int_invoice_lines_classified: the lines of the value groups it
