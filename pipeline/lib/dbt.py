@@ -17,6 +17,7 @@ workbooks into a new data directory re-parses nothing.
 from __future__ import annotations
 
 import gc
+import hashlib
 import importlib
 import json
 import multiprocessing
@@ -40,7 +41,14 @@ class DbtBuildError(RuntimeError):
 _DBT_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
 
 
-def run_dbt(args: list[str], *, project_dir: Path, work_dir: Path, env: dict[str, str] | None = None) -> None:
+def run_dbt(
+    args: list[str],
+    *,
+    project_dir: Path,
+    work_dir: Path,
+    env: dict[str, str] | None = None,
+    write_json: bool = True,
+) -> None:
     """Run ``dbt <args>`` on ``project_dir`` inside ``work_dir`` (target, logs and relative paths), in
     this process.
 
@@ -48,6 +56,12 @@ def run_dbt(args: list[str], *, project_dir: Path, work_dir: Path, env: dict[str
     (docs/speed.md). dbt keeps global state, so invocations take turns (a lock), and the environment
     variables and working directory it needs are set for the invocation and restored after it. Its
     console output is collected, not printed; the tail is in the error.
+
+    With ``write_json`` False, dbt writes none of its JSON artifacts (``--no-write-json``): it
+    serialises its whole manifest twice per invocation, once before the first node runs, and that
+    alone was about a sixth of a 1,000-line build. The pipeline writes the two that are read instead:
+    ``target/run_results.json`` from the invocation's result, and ``target/manifest.json`` from the
+    parse the invocation used, serialised once per version of the project (``_copy_manifest_of``).
     Raises DbtBuildError when dbt fails.
     """
     from dbt.cli.main import dbtRunner
@@ -64,11 +78,17 @@ def run_dbt(args: list[str], *, project_dir: Path, work_dir: Path, env: dict[str
         "--log-level", "none",
         "--log-level-file", "debug",
     ]  # fmt: skip
-    if (project_dir / PARSE_CACHE).exists():
-        command += ["--partial-parse-file-path", str(project_dir / PARSE_CACHE)]
+    cache, parsed = project_dir / PARSE_CACHE, work_dir / PARSE_CACHE
+    cache_given = cache.exists()
+    if cache_given:
+        command += ["--partial-parse-file-path", str(cache)]
+    if not write_json:
+        command += ["--no-write-json"]
     # What the pipeline reads after dbt (count_results, rows_of_failing_tests) must be this
     # invocation's: dbt writes no run_results.json when it fails before running anything.
     (work_dir / "target" / "run_results.json").unlink(missing_ok=True)
+    # dbt writes its parse to target/ only when it parsed: a changed file there is this invocation's.
+    parsed_before = _stat(parsed)
     console: deque[str] = deque(maxlen=60)
 
     def collect(event) -> None:
@@ -80,6 +100,8 @@ def run_dbt(args: list[str], *, project_dir: Path, work_dir: Path, env: dict[str
             result = dbtRunner(callbacks=[collect]).invoke(command)
         finally:
             _release_connections()
+        if not write_json and hasattr(result.result, "write"):
+            result.result.write(str(work_dir / "target" / "run_results.json"))
     if not result.success:
         cause = f"\n{result.exception}" if result.exception else ""
         raise DbtBuildError(
@@ -88,7 +110,11 @@ def run_dbt(args: list[str], *, project_dir: Path, work_dir: Path, env: dict[str
             + cause
             + f"\nFull log: {work_dir / 'logs' / 'dbt.log'}"
         )
-    _keep_parse_cache(work_dir / PARSE_CACHE, project_dir / PARSE_CACHE)
+    parsed_now = _stat(parsed) not in (parsed_before, None)
+    cached = _keep_parse_cache(parsed, cache) if parsed_now else cache_given
+    if not write_json:
+        with _INVOCATION:
+            _copy_manifest_of(cache if cached else parsed, work_dir)
 
 
 _INVOCATION = threading.Lock()
@@ -197,10 +223,49 @@ def _release_connections() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def _keep_parse_cache(parsed: Path, cache: Path) -> None:
-    """Copy this run's parse result over the project's cache; a read-only checkout just goes without."""
-    if not parsed.exists():
-        return
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_mtime_ns, found.st_size
+
+
+def _copy_manifest_of(parse: Path, work_dir: Path) -> None:
+    """Write ``work_dir/target/manifest.json``, the manifest of the parse in ``parse`` (a
+    partial_parse.msgpack). It is serialised once per version of the project and kept beside that
+    file under its digest (``manifest-<digest>.json``), so that a parse cache shared by every data
+    directory serves them a manifest too; where that folder is read-only, it is serialised into
+    ``work_dir`` each time. What the pipeline reads in it (specs.py) is what dbt's parse decides."""
+    if not parse.exists():
+        raise DbtBuildError(f"dbt left no parse of the project at {parse} to take its manifest from.")
+    data = parse.read_bytes()
+    kept = parse.with_name(f"manifest-{hashlib.sha256(data).hexdigest()[:16]}.json")
+    target = work_dir / "target" / "manifest.json"
+    if not kept.exists():
+        from dbt.contracts.graph.manifest import Manifest
+        from dbt.parser.manifest import extended_mashumuro_decoder
+
+        manifest = Manifest.from_msgpack(data, decoder=extended_mashumuro_decoder)
+        tmp = kept.with_name(f".{kept.name}.{uuid.uuid4().hex[:8]}")
+        try:
+            manifest.write(str(tmp))
+            os.replace(tmp, kept)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            manifest.write(str(target))
+            return
+        for stale in parse.parent.glob("manifest-*.json"):
+            if stale != kept:
+                stale.unlink(missing_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+    shutil.copyfile(kept, tmp)
+    os.replace(tmp, target)
+
+
+def _keep_parse_cache(parsed: Path, cache: Path) -> bool:
+    """Copy this run's parse result over the project's cache; a read-only checkout just goes without.
+    True when the cache now holds it."""
     tmp = cache.with_name(f".{cache.name}.{uuid.uuid4().hex[:8]}")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -208,6 +273,8 @@ def _keep_parse_cache(parsed: Path, cache: Path) -> None:
         os.replace(tmp, cache)
     except OSError:
         tmp.unlink(missing_ok=True)
+        return False
+    return True
 
 
 def sql_list(paths: list[str], relative_to: Path) -> str:

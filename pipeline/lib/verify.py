@@ -52,5 +52,5 @@ def verify_with_dbt_postgres(
     # Its view builds replace analytics.sales_enriched: take the database's publish turn, as publishes do.
     with connect(dsn) as conn:
         take_publish_lock(conn)
-        run_dbt(["build"], project_dir=project_dir, work_dir=work_dir, env=env)
+        run_dbt(["build"], project_dir=project_dir, work_dir=work_dir, env=env, write_json=False)
     return {"seconds": round(time.monotonic() - started, 2), "dbt_results": count_results(work_dir)}

@@ -298,6 +298,7 @@ def build_warehouse(
             args,
             project_dir=project_dir,
             work_dir=work_dir,
+            write_json=False,
             env={
                 # Relative to dbt's work directory, so the profile is the same in every data directory.
                 "PIPELINE_WAREHOUSE_PATH": os.path.relpath(building.resolve(), work_dir.resolve()),
