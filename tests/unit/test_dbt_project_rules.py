@@ -135,21 +135,24 @@ def attached_databases(project_name: str) -> dict[str, set[str]]:
 def test_a_model_kept_in_memory_is_attached_by_every_target_and_its_tests_store_their_failures(manifest):
     """A model that names its database lives in one the profile attaches (profiles.yml: transient, in
     memory for the build only). Every target that builds must attach it, and every test that reads it
-    must store its failures: rows_of_failing_tests could not query its rows after the build."""
+    must store its failures in tables: rows_of_failing_tests could not query its rows after the build.
+    No view may read it either: kept in the file, the view would name a table that is gone."""
     targets = attached_databases(manifest["metadata"]["project_name"])
     placed = {
         m["unique_id"]: m["config"]["database"] for m in models(manifest) if m["config"].get("database")
     }
     unattached = {target: sorted(set(placed.values()) - aliases) for target, aliases in targets.items()}
     assert unattached == {target: [] for target in targets}
+    nodes = manifest["nodes"].values()
+    readers = [n for n in nodes if set(n.get("depends_on", {}).get("nodes", [])) & placed.keys()]
     losing_rows = [
         node["name"]
-        for node in manifest["nodes"].values()
+        for node in readers
         if node["resource_type"] == "test"
-        and set(node["depends_on"]["nodes"]) & placed.keys()
-        and not node["config"].get("store_failures")
+        and not (node["config"].get("store_failures") and node["config"].get("store_failures_as") != "view")
     ]
     assert losing_rows == []
+    assert [n["name"] for n in readers if n["config"].get("materialized") == "view"] == []
 
 
 def test_only_staging_models_read_sources(manifest):

@@ -135,3 +135,33 @@ def test_a_dbt_run_that_fails_before_running_anything_leaves_no_results_of_an_ea
 
     assert not earlier.exists()
     assert rows_of_failing_tests(work_dir, tmp_path / "retail.duckdb") == []
+
+
+def test_the_rows_of_a_failing_test_on_a_model_kept_in_memory_are_read_from_where_dbt_stored_them(tmp_path):
+    # As the warehouse does (dbt/warehouse/profiles.yml, transient): the model is gone after the build.
+    from pipeline.lib.dbt import DbtBuildError, run_dbt
+
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text("name: kept\nversion: '1.0.0'\nprofile: kept\n")
+    (project / "profiles.yml").write_text(
+        "kept:\n  target: duckdb\n  outputs:\n    duckdb:\n      type: duckdb\n      path: kept.duckdb\n"
+        "      threads: 1\n      attach: [{path: ':memory:', alias: transient}]\n"
+    )
+    (project / "models" / "lines.sql").write_text(
+        "{{ config(materialized='table', database='transient') }}\n"
+        "select * from (values (7, 'a'), (7, 'b')) as v(source_row, invoice_no)\n"
+    )
+    (project / "models" / "schema.yml").write_text(
+        "version: 2\nmodels:\n  - name: lines\n    columns:\n      - name: source_row\n"
+        "        data_tests: [{unique: {config: {store_failures: true}}}]\n"
+    )
+    work_dir = tmp_path / "work"
+
+    with pytest.raises(DbtBuildError, match="unique_lines_source_row"):
+        run_dbt(["build"], project_dir=project, work_dir=work_dir)
+
+    [found] = rows_of_failing_tests(work_dir, work_dir / "kept.duckdb")
+    assert "error" not in found
+    assert (found["test"], found["status"]) == ("unique_lines_source_row", "fail")
+    assert found["rows"] == [["7", "2"]]
