@@ -409,6 +409,20 @@ def serve_http(*script: Reply | bytes, routes: Mapping[str, Reply | bytes] | Non
         server.server_close()
 
 
+def write_duckdb_project(project: Path, name: str, *, attach: str = "") -> Path:
+    """A dbt project of its own for a test of the pipeline's dbt helpers: ``dbt_project.yml`` and a
+    profile whose one target builds ``<name>.duckdb`` in dbt's work directory, attaching an in-memory
+    database as ``attach`` when given (as dbt/warehouse/profiles.yml attaches ``transient``)."""
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "dbt_project.yml").write_text(f'name: {name}\nversion: "1.0.0"\nprofile: {name}\n')
+    attached = f"\n      attach: [{{path: ':memory:', alias: {attach}}}]" if attach else ""
+    (project / "profiles.yml").write_text(
+        f"{name}:\n  target: duckdb\n  outputs:\n    duckdb:\n      type: duckdb\n"
+        f"      path: {name}.duckdb\n      threads: 1{attached}\n"
+    )
+    return project
+
+
 def write_landing_months(folder: Path, months: list[str], rows_per_month: int = 1500) -> list[Path]:
     """A landing folder of small monthly exports cut from the real Online Retail data (the first
     ``rows_per_month`` lines of each ``YYYY-MM``), one workbook per month named after it."""

@@ -8,6 +8,7 @@ import shutil
 import textwrap
 
 import pytest
+from support import write_duckdb_project
 
 from pipeline.config import WAREHOUSE_PROJECT_DIR
 from pipeline.lib.dbt import DbtBuildError, rows_of_failing_tests, run_dbt
@@ -34,18 +35,7 @@ def write(path, text: str) -> None:
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory):
-    project = tmp_path_factory.mktemp("checks")
-    write(project / "dbt_project.yml", """
-        name: checks
-        version: "1.0.0"
-        profile: checks
-        """)  # fmt: skip
-    write(project / "profiles.yml", """
-        checks:
-          target: duckdb
-          outputs:
-            duckdb: {type: duckdb, path: checks.duckdb, threads: 1}
-        """)  # fmt: skip
+    project = write_duckdb_project(tmp_path_factory.mktemp("checks"), "checks")
     (project / "macros").mkdir()
     shutil.copy(WAREHOUSE_PROJECT_DIR / "macros" / "test_checks.sql", project / "macros")
     write(project / "models" / "parent.sql", "select * from (values (1), (2)) as v(parent_id)\n")

@@ -9,6 +9,7 @@ import shutil
 import textwrap
 
 import pytest
+from support import write_duckdb_project
 
 from pipeline.config import WAREHOUSE_PROJECT_DIR
 from pipeline.lib.dbt import PARSE_CACHE, DbtBuildError, rows_of_failing_tests, run_dbt
@@ -22,18 +23,7 @@ def write(path, text: str) -> None:
 
 @pytest.fixture
 def project(tmp_path):
-    project = tmp_path / "project"
-    write(project / "dbt_project.yml", """
-        name: tiny
-        version: "1.0.0"
-        profile: tiny
-        """)  # fmt: skip
-    write(project / "profiles.yml", """
-        tiny:
-          target: duckdb
-          outputs:
-            duckdb: {type: duckdb, path: tiny.duckdb, threads: 1}
-        """)  # fmt: skip
+    project = write_duckdb_project(tmp_path / "project", "tiny")
     write(project / "models" / "sales.sql", "select * from (values (1, 2.5), (2, 4.0)) as v(id, amount)\n")
     write(project / "models" / "schema.yml", """
         version: 2

@@ -9,6 +9,7 @@ import os
 import duckdb
 import polars as pl
 import pytest
+from support import write_duckdb_project
 
 from pipeline.lib.dbt import format_test_rows, rows_of_failing_tests
 
@@ -141,13 +142,8 @@ def test_the_rows_of_a_failing_test_on_a_model_kept_in_memory_are_read_from_wher
     # As the warehouse does (dbt/warehouse/profiles.yml, transient): the model is gone after the build.
     from pipeline.lib.dbt import DbtBuildError, run_dbt
 
-    project = tmp_path / "project"
-    (project / "models").mkdir(parents=True)
-    (project / "dbt_project.yml").write_text("name: kept\nversion: '1.0.0'\nprofile: kept\n")
-    (project / "profiles.yml").write_text(
-        "kept:\n  target: duckdb\n  outputs:\n    duckdb:\n      type: duckdb\n      path: kept.duckdb\n"
-        "      threads: 1\n      attach: [{path: ':memory:', alias: transient}]\n"
-    )
+    project = write_duckdb_project(tmp_path / "project", "kept", attach="transient")
+    (project / "models").mkdir()
     (project / "models" / "lines.sql").write_text(
         "{{ config(materialized='table', database='transient') }}\n"
         "select * from (values (7, 'a'), (7, 'b')) as v(source_row, invoice_no)\n"
