@@ -16,6 +16,7 @@ workbooks into a new data directory re-parses nothing.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import importlib
@@ -61,9 +62,10 @@ def run_dbt(
     serialises its whole manifest twice per invocation, once before the first node runs, and that
     alone was about a sixth of a 1,000-line build. The pipeline writes the two that are read instead:
     ``target/run_results.json`` from the invocation's result, and ``target/manifest.json`` from the
-    parse the invocation used, serialised once per version of the project (``_copy_manifest_of``).
+    parse the invocation used, serialised once per parse (``_write_manifest_of``).
     Raises DbtBuildError when dbt fails.
     """
+    from dbt.artifacts.schemas.run import RunExecutionResult
     from dbt.cli.main import dbtRunner
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -79,9 +81,14 @@ def run_dbt(
         "--log-level-file", "debug",
     ]  # fmt: skip
     cache, parsed = project_dir / PARSE_CACHE, work_dir / PARSE_CACHE
-    cache_given = cache.exists()
-    if cache_given:
-        command += ["--partial-parse-file-path", str(cache)]
+    # dbt starts from a private copy of the project's cache: another process may replace the cache
+    # while this one runs, and the manifest written below must be of the parse dbt used.
+    given = parsed.with_name("partial_parse.given.msgpack")
+    given.unlink(missing_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        given.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cache, given)
+        command += ["--partial-parse-file-path", str(given)]
     if not write_json:
         command += ["--no-write-json"]
     # What the pipeline reads after dbt (count_results, rows_of_failing_tests) must be this
@@ -100,7 +107,7 @@ def run_dbt(
             result = dbtRunner(callbacks=[collect]).invoke(command)
         finally:
             _release_connections()
-        if not write_json and hasattr(result.result, "write"):
+        if not write_json and isinstance(result.result, RunExecutionResult):
             result.result.write(str(work_dir / "target" / "run_results.json"))
     if not result.success:
         cause = f"\n{result.exception}" if result.exception else ""
@@ -110,11 +117,14 @@ def run_dbt(
             + cause
             + f"\nFull log: {work_dir / 'logs' / 'dbt.log'}"
         )
-    parsed_now = _stat(parsed) not in (parsed_before, None)
-    cached = _keep_parse_cache(parsed, cache) if parsed_now else cache_given
+    # The parse dbt used: its own when it parsed, else the copy it was given, else the one an earlier
+    # invocation left in work_dir (dbt's default place), which the project may not have yet.
+    used = parsed if _stat(parsed) != parsed_before or not given.exists() else given
+    if used == parsed and parsed.exists():
+        _keep_parse_cache(parsed, cache)
     if not write_json:
         with _INVOCATION:
-            _copy_manifest_of(cache if cached else parsed, work_dir)
+            _write_manifest_of(used, keep_in=cache.parent, work_dir=work_dir)
 
 
 _INVOCATION = threading.Lock()
@@ -231,50 +241,52 @@ def _stat(path: Path) -> tuple[int, int] | None:
     return found.st_mtime_ns, found.st_size
 
 
-def _copy_manifest_of(parse: Path, work_dir: Path) -> None:
+def _write_manifest_of(parse: Path, *, keep_in: Path, work_dir: Path) -> None:
     """Write ``work_dir/target/manifest.json``, the manifest of the parse in ``parse`` (a
-    partial_parse.msgpack). It is serialised once per version of the project and kept beside that
-    file under its digest (``manifest-<digest>.json``), so that a parse cache shared by every data
-    directory serves them a manifest too; where that folder is read-only, it is serialised into
-    ``work_dir`` each time. What the pipeline reads in it (specs.py) is what dbt's parse decides."""
+    partial_parse.msgpack). It is serialised once per parse (dbt parses again when the project, the
+    target or an env var it reads while parsing changes) and kept in ``keep_in``, beside the project's
+    parse cache, under the parse's digest (``manifest-<digest>.json``): every data directory that
+    starts from that cache copies it. Where it cannot be kept or is gone (another process kept a newer
+    one and removed it), it is serialised here. What the pipeline reads in it (specs.py) is what dbt's
+    parse decides."""
     if not parse.exists():
         raise DbtBuildError(f"dbt left no parse of the project at {parse} to take its manifest from.")
     data = parse.read_bytes()
-    kept = parse.with_name(f"manifest-{hashlib.sha256(data).hexdigest()[:16]}.json")
+    kept = keep_in / f"manifest-{hashlib.sha256(data).hexdigest()[:16]}.json"
     target = work_dir / "target" / "manifest.json"
-    if not kept.exists():
-        from dbt.contracts.graph.manifest import Manifest
-        from dbt.parser.manifest import extended_mashumuro_decoder
+    with contextlib.suppress(FileNotFoundError):
+        _copy_whole(kept, target)
+        return
+    from dbt.contracts.graph.manifest import Manifest
+    from dbt.parser.manifest import extended_mashumuro_decoder
 
-        manifest = Manifest.from_msgpack(data, decoder=extended_mashumuro_decoder)
-        tmp = kept.with_name(f".{kept.name}.{uuid.uuid4().hex[:8]}")
-        try:
-            manifest.write(str(tmp))
-            os.replace(tmp, kept)
-        except OSError:
-            tmp.unlink(missing_ok=True)
-            manifest.write(str(target))
-            return
-        for stale in parse.parent.glob("manifest-*.json"):
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+    Manifest.from_msgpack(data, decoder=extended_mashumuro_decoder).write(str(tmp))
+    os.replace(tmp, target)
+    try:
+        _copy_whole(target, kept)
+        for stale in keep_in.glob("manifest-*.json"):
             if stale != kept:
                 stale.unlink(missing_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
-    shutil.copyfile(kept, tmp)
-    os.replace(tmp, target)
-
-
-def _keep_parse_cache(parsed: Path, cache: Path) -> bool:
-    """Copy this run's parse result over the project's cache; a read-only checkout just goes without.
-    True when the cache now holds it."""
-    tmp = cache.with_name(f".{cache.name}.{uuid.uuid4().hex[:8]}")
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(parsed, tmp)
-        os.replace(tmp, cache)
     except OSError:
+        pass  # a read-only checkout: serialised again by the next build
+
+
+def _copy_whole(source: Path, target: Path) -> None:
+    """Copy ``source`` over ``target`` so that a reader sees the old file or the new one, never a part."""
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:
         tmp.unlink(missing_ok=True)
-        return False
-    return True
+
+
+def _keep_parse_cache(parsed: Path, cache: Path) -> None:
+    """Copy this run's parse result over the project's cache; a read-only checkout just goes without."""
+    with contextlib.suppress(OSError):
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        _copy_whole(parsed, cache)
 
 
 def sql_list(paths: list[str], relative_to: Path) -> str:

@@ -108,3 +108,37 @@ def test_the_manifest_taken_from_the_parse_describes_the_published_tables_as_dbt
     own = tmp_path / "own.json"
     assert read_table_specs(taken, PUBLISHED_FOLDERS) == read_table_specs(own, PUBLISHED_FOLDERS)
     assert json.loads(taken.read_text())["nodes"].keys() == json.loads(own.read_text())["nodes"].keys()
+
+
+def test_a_kept_manifest_that_another_process_removed_is_serialised_again(project, tmp_path):
+    run_dbt(["build"], project_dir=project, work_dir=tmp_path / "first", write_json=False)
+    [kept] = kept_manifests(project)
+    kept.unlink()  # as a build of another parse does, keeping its own
+
+    run_dbt(["build"], project_dir=project, work_dir=tmp_path / "second", write_json=False)
+
+    taken = json.loads((tmp_path / "second" / "target" / "manifest.json").read_text())
+    assert taken["nodes"]["model.tiny.sales"]["description"] == "one row per sale"
+    assert kept_manifests(project) == [kept]
+
+
+def test_the_parse_of_a_build_that_failed_reaches_the_project_cache_with_the_next_build(project, tmp_path):
+    # The model reads a file that is not part of the project: the build fails, then passes unchanged.
+    write(project / "models" / "sales.sql", "select * from read_csv('sales.csv')\n")
+    work_dir = tmp_path / "work"
+    with pytest.raises(DbtBuildError, match="sales.csv"):
+        run_dbt(["build"], project_dir=project, work_dir=work_dir, write_json=False)
+    assert not (project / PARSE_CACHE).exists()
+    (work_dir / "sales.csv").write_text("id,amount\n1,2.5\n")
+
+    run_dbt(["build"], project_dir=project, work_dir=work_dir, write_json=False)
+
+    assert (project / PARSE_CACHE).read_bytes() == (work_dir / PARSE_CACHE).read_bytes()
+    assert len(kept_manifests(project)) == 1
+
+
+def test_a_parse_run_writes_no_run_results(project, tmp_path):
+    run_dbt(["parse"], project_dir=project, work_dir=tmp_path / "work", write_json=False)
+
+    assert not (tmp_path / "work" / "target" / "run_results.json").exists()
+    assert (tmp_path / "work" / "target" / "manifest.json").exists()
