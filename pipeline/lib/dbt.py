@@ -123,7 +123,7 @@ def run_dbt(
     if used == parsed and parsed.exists():
         _keep_parse_cache(parsed, cache)
     if not write_json:
-        with _INVOCATION:
+        with _INVOCATION:  # dbt's serialiser reports through its global event manager
             _write_manifest_of(used, keep_in=cache.parent, work_dir=work_dir)
 
 
