@@ -1,6 +1,6 @@
 """dbt's JSON artifacts when the pipeline writes them (``run_dbt(..., write_json=False)``,
 pipeline/lib/dbt.py): dbt serialises nothing itself, run_results.json comes from the invocation's result
-and manifest.json from the parse it used, kept once per version of the project."""
+and manifest.json from the parse it used, kept once per parse."""
 
 from __future__ import annotations
 
