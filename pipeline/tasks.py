@@ -21,7 +21,7 @@ import luigi
 
 from pipeline.config import load_settings
 from pipeline.guards import check_postgres, check_store, hold_data_dir
-from pipeline.lib.dbt import import_after_next_fork, import_planned
+from pipeline.lib.dbt import parse_after_next_fork, parse_planned
 from pipeline.lib.manifest import LakePaths, conversion_figures, manifest_is_current
 from pipeline.lib.markers import BuildMarker, DownloadMarker, PublishedMarker, VerifiedMarker
 from pipeline.lib.sources import SourceError, is_url, list_sources
@@ -523,14 +523,21 @@ class RunAll(luigi.Task):
 @BuildWarehouse.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
 @VerifyPostgres.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
 def _dbt_will_run(task: luigi.Task, dependency: luigi.Task) -> None:
-    """Luigi fires this while it schedules a dbt task that is not done, in its scheduling process.
-    When a task it depends on is still to run too, that task is forked first, and dbt is imported in
-    this process meanwhile, for the task processes forked after it (pipeline/lib/dbt.py). When the
-    dbt task itself comes first (a run that only verifies), it imports dbt on its own. Luigi schedules
-    VerifyPostgres first, whose one dependency decides it in a RunAll: BuildWarehouse does not then
-    ask each of its exports again (on S3, a listing each)."""
-    if not import_planned() and not dependency.complete():
-        import_after_next_fork()
+    """Luigi fires this while it schedules a dbt task that is not done, in its scheduling process, once
+    per dependency. When a task it depends on is still to run too, that task is forked first, and dbt
+    is imported and the task's project parsed in this process meanwhile, for the task processes forked
+    after it (pipeline/lib/dbt.py). When the dbt task itself comes first (a run that only verifies), it
+    does both on its own. Once planned, a task's other dependencies are not asked again; until then,
+    BuildWarehouse asks its exports in turn (Luigi asks them too: on S3, a listing each)."""
+    from pipeline.lib import verify, warehouse
+
+    name, request = (
+        ("warehouse", warehouse.parse_request)
+        if isinstance(task, BuildWarehouse)
+        else ("olap", verify.parse_request)
+    )
+    if not parse_planned(name) and not dependency.complete():
+        parse_after_next_fork(name, lambda: request(load_settings()))
 
 
 @RunAll.event_handler(luigi.Event.DEPENDENCY_PRESENT)

@@ -423,6 +423,17 @@ def write_duckdb_project(project: Path, name: str, *, attach: str = "") -> Path:
     return project
 
 
+def dbt_invocations(work_dir: Path) -> list[tuple[str, bool]]:
+    """The dbt commands that ran in ``work_dir`` (its logs/dbt.log, one section per invocation), in
+    order, each with whether it parsed the project: dbt logs why it parses in part or in full."""
+    parsed = re.compile(r"\]: (Partial parsing|Unable to do partial parsing|Starting full parse)")
+    sections = (work_dir / "logs" / "dbt.log").read_text().split("Running with dbt=")[1:]
+    return [
+        (re.search(r"Command `cli (\w+)`", section).group(1), bool(parsed.search(section)))
+        for section in sections
+    ]
+
+
 def write_landing_months(folder: Path, months: list[str], rows_per_month: int = 1500) -> list[Path]:
     """A landing folder of small monthly exports cut from the real Online Retail data (the first
     ``rows_per_month`` lines of each ``YYYY-MM``), one workbook per month named after it."""

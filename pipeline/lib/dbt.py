@@ -24,12 +24,15 @@ import json
 import multiprocessing
 import os
 import shutil
+import sys
 import threading
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PARSE_CACHE = Path("target") / "partial_parse.msgpack"
 
@@ -49,7 +52,7 @@ def run_dbt(
     work_dir: Path,
     env: dict[str, str] | None = None,
     write_json: bool = True,
-) -> None:
+) -> Any:
     """Run ``dbt <args>`` on ``project_dir`` inside ``work_dir`` (target, logs and relative paths), in
     this process.
 
@@ -63,7 +66,10 @@ def run_dbt(
     alone was about a sixth of a 1,000-line build. The pipeline writes the two that are read instead:
     ``target/run_results.json`` from the invocation's result, and ``target/manifest.json`` from the
     parse the invocation used, serialised once per parse (``_write_manifest_of``).
-    Raises DbtBuildError when dbt fails.
+
+    When the process this one was forked from parsed the project for it (``parse_after_next_fork``),
+    dbt starts from that parse instead of parsing again (``_handed_parse``).
+    Returns dbt's result (a parse: the manifest); raises DbtBuildError when dbt fails.
     """
     from dbt.artifacts.schemas.run import RunExecutionResult
     from dbt.cli.main import dbtRunner
@@ -81,14 +87,16 @@ def run_dbt(
         "--log-level-file", "debug",
     ]  # fmt: skip
     cache, parsed = project_dir / PARSE_CACHE, work_dir / PARSE_CACHE
-    # dbt starts from a private copy of the project's cache: another process may replace the cache
-    # while this one runs, and the manifest written below must be of the parse dbt used.
     given = parsed.with_name("partial_parse.given.msgpack")
-    given.unlink(missing_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        given.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cache, given)
-        command += ["--partial-parse-file-path", str(given)]
+    handed = _handed_parse(project_dir, work_dir, args, env or {})
+    if handed is None:
+        # dbt starts from a private copy of the project's cache: another process may replace the
+        # cache while this one runs, and the manifest written below must be of the parse dbt used.
+        given.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            given.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(cache, given)
+            command += ["--partial-parse-file-path", str(given)]
     if not write_json:
         command += ["--no-write-json"]
     # What the pipeline reads after dbt (count_results, rows_of_failing_tests) must be this
@@ -104,7 +112,7 @@ def run_dbt(
 
     with _INVOCATION, _process_state(work_dir, {**_DBT_ENV, **(env or {})}), _collector_paused():
         try:
-            result = dbtRunner(callbacks=[collect]).invoke(command)
+            result = dbtRunner(manifest=handed, callbacks=[collect]).invoke(command)
         finally:
             _release_connections()
         if not write_json and isinstance(result.result, RunExecutionResult):
@@ -117,6 +125,9 @@ def run_dbt(
             + cause
             + f"\nFull log: {work_dir / 'logs' / 'dbt.log'}"
         )
+    if handed is not None:
+        # The parse that made it wrote its manifest to this work directory (_parse_planned).
+        return result.result
     # The parse dbt used: its own when it parsed, else the copy it was given, else the one an earlier
     # invocation left in work_dir (dbt's default place), which the project may not have yet.
     used = parsed if _stat(parsed) != parsed_before or not given.exists() else given
@@ -125,54 +136,145 @@ def run_dbt(
     if not write_json:
         with _INVOCATION:  # dbt's serialiser reports through its global event manager
             _write_manifest_of(used, keep_in=cache.parent, work_dir=work_dir)
+    return result.result
 
 
 _INVOCATION = threading.Lock()
 
 # What a dbt invocation imports: the CLI, the build task's modules and the two adapters.
 _DBT_MODULES = ("dbt.cli.main", "dbt.task.build", "dbt.adapters.duckdb", "dbt.adapters.postgres")
-_importer: int | None = None  # the pid of the process that imports dbt after its next fork
+_preparer: int | None = None  # the pid of the process that prepares dbt after its next fork
 _imported = False
 
 
-def import_after_next_fork() -> None:
-    """Import dbt in this process once, right after it forks its next process.
+@dataclass(frozen=True)
+class ParseRequest:
+    """What a later ``run_dbt`` of ``project_dir`` will be given, as far as dbt's parse depends on it:
+    the work directory, ``--target`` (None: the profile's default) and ``env``, every env var that the
+    pipeline passes and that the project reads while parsing (its profile, dbt_project.yml, a model
+    whose SQL is chosen by one)."""
 
-    With more than one worker (luigi.cfg), Luigi forks a process for every task, and each of the two
-    dbt tasks paid dbt's import (about 1.2 s) in a process of its own. A forked process inherits what
-    its parent imported. So when Luigi schedules a dbt task that is not done, after a task that is not
-    done either (pipeline/tasks.py), its scheduling process imports dbt just after it forks the next
-    task, usually a conversion, which runs on the other core meanwhile; every task forked after that
-    starts with dbt imported. Not before the fork: the first task would wait for it. A task that Luigi
-    would fork during the import waits for it, once per run. A no-op run schedules no dbt task and
-    imports nothing; forked task processes never import on their parent's behalf; with one worker,
-    tasks run in this process, and the first dbt task imports dbt as before.
+    project_dir: Path
+    work_dir: Path
+    target: str | None
+    env: dict[str, str]
+
+
+# The parses planned for the tasks still to be forked, by name, and those made, by project directory.
+_planned: dict[str, Callable[[], ParseRequest] | None] = {}
+_parses: dict[Path, tuple[ParseRequest, str, Any]] = {}
+
+
+def parse_after_next_fork(name: str, request: Callable[[], ParseRequest]) -> None:
+    """Right after this process forks its next process, import dbt in it once, and parse the project
+    that ``request()`` describes (``name``: which one; each is parsed once), for the tasks it forks later.
+
+    With more than one worker (luigi.cfg), Luigi forks a process for every task, and each dbt task
+    paid for dbt in a process of its own: its import (about 1.2 s), its parse of the project (0.4 s
+    from the parse cache, seconds without) and the first invocation's setup that dbt does once per
+    process. A forked process inherits what its parent holds. So when Luigi schedules a dbt task that
+    is not done, after a task that is not done either (pipeline/tasks.py), its scheduling process
+    imports dbt and parses the projects just after it forks the next task, usually a conversion, which
+    runs on the other core meanwhile; a dbt task forked after that starts with dbt imported and its
+    project parsed (``run_dbt`` checks that the parse is still the one it would make). Not before the
+    fork: the first task would wait for it. A task that Luigi would fork meanwhile waits, once per run.
+    A no-op run schedules no dbt task and imports nothing; forked task processes never prepare on their
+    parent's behalf; with one worker, tasks run in this process, and each dbt task parses as before.
     """
-    global _importer
-    if _importer is None:
-        _importer = os.getpid()
-        os.register_at_fork(after_in_parent=_import_dbt_once)
+    global _preparer
+    if name in _planned:
+        return
+    _planned[name] = request
+    if _preparer is None:
+        _preparer = os.getpid()
+        os.register_at_fork(after_in_parent=_prepare_dbt)
 
 
-def import_planned() -> bool:
-    """True once this process (or the process it was forked from) was asked to import dbt."""
-    return _importer is not None
+def parse_planned(name: str) -> bool:
+    """True once this process (or the process it was forked from) planned the parse ``name``."""
+    return name in _planned
 
 
-def _import_dbt_once() -> None:
+def _prepare_dbt() -> None:
     global _imported
-    if _imported or os.getpid() != _importer:
+    if os.getpid() != _preparer:
         return
-    _imported = True
-    try:
-        for module in _DBT_MODULES:
-            importlib.import_module(module)
-    except Exception:
-        # Nothing can report it from a fork hook; the dbt task imports dbt again and fails with it.
+    requests = [request for request in _planned.values() if request is not None]
+    if _imported and not requests:
         return
-    # dbt's objects live as long as the process: out of the collector's sight, no later collection
-    # in a forked task copies their pages, and this process's exit does not walk them (0.35 s).
+    if not _imported:
+        _imported = True
+        try:
+            for module in _DBT_MODULES:
+                importlib.import_module(module)
+        except Exception:
+            # Nothing can report it from a fork hook; the dbt task imports dbt again and fails with it.
+            return
+    _planned.update(dict.fromkeys(_planned))
+    for request in requests:
+        _parse_planned(request)
+    # dbt's objects and the parses live as long as the process: out of the collector's sight, no later
+    # collection in a forked task copies their pages, and this process's exit does not walk them.
     gc.freeze()
+
+
+def _parse_planned(request: Callable[[], ParseRequest]) -> None:
+    """``dbt parse`` as ``request()`` says, kept for ``_handed_parse``. Like any parse, it keeps the
+    project's parse cache and writes ``target/manifest.json`` in the work directory. Whatever fails
+    here (the project, the settings, the server's address) is left to the dbt task, which parses
+    itself and reports it."""
+    from pipeline.lib.warehouse import dbt_project_fingerprint
+
+    try:
+        wanted = request()
+        fingerprint = dbt_project_fingerprint(wanted.project_dir)
+        target = ["--target", wanted.target] if wanted.target else []
+        manifest = run_dbt(
+            ["parse", *target],
+            project_dir=wanted.project_dir,
+            work_dir=wanted.work_dir,
+            env=wanted.env,
+            write_json=False,
+        )
+    except Exception:
+        return
+    _parses[wanted.project_dir.resolve()] = (wanted, fingerprint, manifest)
+
+
+def _handed_parse(project_dir: Path, work_dir: Path, args: list[str], env: dict[str, str]):
+    """The parse of ``project_dir`` made for this invocation by the process this one was forked from,
+    if it is the parse dbt would make now; else None, and dbt parses. Taken once: an invocation may
+    change the manifest it was given.
+
+    It is, when the invocation runs in the same work directory with the same ``--target``, the project's
+    files are as they were, every env var the parse was given has the same value, and so does every env
+    var that a model or macro read while parsing (dbt records them in the manifest; a per-run value
+    read there, e.g. the build mode, would make dbt re-parse that model).
+    """
+    parse = _parses.pop(project_dir, None)
+    if parse is None:
+        return None
+    from dbt.constants import DEFAULT_ENV_PLACEHOLDER
+
+    from pipeline.lib.warehouse import dbt_project_fingerprint
+
+    request, fingerprint, manifest = parse
+    now = {**os.environ, **_DBT_ENV, **env}
+    target = args[args.index("--target") + 1] if "--target" in args else None
+    changed = [name for name, value in request.env.items() if now.get(name) != value] + [
+        name for name, value in manifest.env_vars.items() if now.get(name, DEFAULT_ENV_PLACEHOLDER) != value
+    ]
+    if request.work_dir.resolve() != work_dir:
+        changed.append("the work directory")
+    if request.target != target:
+        changed.append("--target")
+    if dbt_project_fingerprint(project_dir) != fingerprint:
+        changed.append("the project's files")
+    if not changed:
+        return manifest
+    what = ", ".join(dict.fromkeys(changed))
+    print(f"dbt parses {project_dir} again: {what} changed since it was parsed", file=sys.stderr)
+    return None
 
 
 @contextmanager

@@ -11,9 +11,40 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.lib.postgres import APPLICATION_NAME, connect, take_publish_lock
 from pipeline.lib.specs import PUBLISHED_FOLDERS, published_keys, read_table_specs
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
+    from pipeline.lib.dbt import ParseRequest
+
+
+def parse_env(dsn: str, bi_role: str) -> dict[str, str]:
+    """The env vars that dbt reads while it parses the project: the connection (profiles.yml) and the
+    BI role that the views are granted to (dbt_project.yml)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = conninfo_to_dict(dsn)
+    return {
+        "PGHOST": str(parts.get("host", "localhost")),
+        "PGPORT": str(parts.get("port", 5432)),
+        "PGUSER": str(parts.get("user", "postgres")),
+        "PGDATABASE": str(parts.get("dbname", parts.get("user", "postgres"))),
+        "DBT_ENV_SECRET_PGPASSWORD": str(parts.get("password", "")),
+        # dbt/olap/profiles.yml passes it on as dbt-postgres's application_name.
+        "PGAPPNAME": APPLICATION_NAME,
+        "PIPELINE_BI_ROLE": bi_role or "analytics_reader",
+    }
+
+
+def parse_request(settings: Settings) -> ParseRequest:
+    """The OLAP project's parse, as the verification will ask for it."""
+    from pipeline.lib.dbt import ParseRequest
+
+    env = parse_env(settings.postgres_dsn(), settings.bi_role)
+    return ParseRequest(settings.dbt_olap_project_dir, settings.dbt_olap_work_dir, None, env)
 
 
 def verify_with_dbt_postgres(
@@ -29,23 +60,13 @@ def verify_with_dbt_postgres(
 
     ``manifest_path``: the warehouse's dbt manifest, which says what was published.
     """
-    from psycopg.conninfo import conninfo_to_dict
-
     from pipeline.lib.dbt import count_results, run_dbt
 
-    parts = conninfo_to_dict(dsn)
     specs = read_table_specs(manifest_path, PUBLISHED_FOLDERS)
     env = {
-        "PGHOST": str(parts.get("host", "localhost")),
-        "PGPORT": str(parts.get("port", 5432)),
-        "PGUSER": str(parts.get("user", "postgres")),
-        "PGDATABASE": str(parts.get("dbname", parts.get("user", "postgres"))),
-        "DBT_ENV_SECRET_PGPASSWORD": str(parts.get("password", "")),
-        # dbt/olap/profiles.yml passes it on as dbt-postgres's application_name.
-        "PGAPPNAME": APPLICATION_NAME,
-        "PIPELINE_BI_ROLE": bi_role or "analytics_reader",
+        **parse_env(dsn, bi_role),
         "PIPELINE_EXPECTED_SOURCE_ROWS": str(expected_source_rows),
-        # An env var, not --vars: dbt re-parses only the test that reads it, and keeps its parse cache.
+        # Env vars, not --vars, read only when dbt executes: the parse never depends on them.
         "PIPELINE_PUBLISHED_KEYS": json.dumps(published_keys(specs), sort_keys=True),
     }
     started = time.monotonic()

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.lib.dbt import (
     DbtBuildError,
+    ParseRequest,
     count_results,
     format_test_rows,
     rows_of_failing_tests,
@@ -236,6 +237,51 @@ def duckdb_text_list(values: list[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(values)) + "]"
 
 
+def building_path(warehouse_path: Path) -> Path:
+    """Where dbt builds the next warehouse, renamed over ``warehouse_path`` once its tests passed."""
+    return warehouse_path.with_name(f"{warehouse_path.stem}.building{warehouse_path.suffix}")
+
+
+def parse_env(
+    *, work_dir: Path, warehouse_path: Path, memory_limit: str, mode: str, lake_location: str
+) -> dict[str, str]:
+    """The env vars of a build that dbt reads while it parses the project: the profile's (the building
+    file, relative to dbt's work directory so that the profile is the same in every data directory;
+    the memory limit; the S3 secret's parts with the lake on S3, storage.dbt_env) and the build mode,
+    by which models choose their SQL (macros/change_set.sql). Every other value of a build is read
+    only when dbt executes."""
+    building = building_path(warehouse_path).resolve()
+    return {
+        "PIPELINE_WAREHOUSE_PATH": os.path.relpath(building, work_dir.resolve()),
+        "PIPELINE_DUCKDB_MEMORY_LIMIT": memory_limit,
+        "PIPELINE_BUILD_MODE": mode,
+        **dbt_env(lake_location),
+    }
+
+
+def parse_request(settings: Settings) -> ParseRequest:
+    """The warehouse project's parse, as the next build will ask for it: its mode is the plan's, which
+    the exports do not decide (plan_build), so it is known before they are converted."""
+    from pipeline.lib.markers import BuildMarker
+
+    mode = plan_build(
+        BuildMarker.read(settings.build_marker),
+        warehouse_exists=settings.warehouse_path.exists(),
+        exports={},
+        dbt_project=dbt_project_fingerprint(settings.dbt_project_dir),
+        settings=model_settings(settings),
+        full_refresh=settings.full_refresh,
+    ).mode
+    env = parse_env(
+        work_dir=settings.dbt_work_dir,
+        warehouse_path=settings.warehouse_path,
+        memory_limit=settings.duckdb_memory_limit,
+        mode=mode,
+        lake_location=str(settings.lake_location),
+    )
+    return ParseRequest(settings.dbt_project_dir, settings.dbt_work_dir, settings.dbt_build_target, env)
+
+
 def build_warehouse(
     *,
     plan: BuildPlan,
@@ -278,7 +324,7 @@ def build_warehouse(
             f"rejects in {len(reject_files)} file(s) under the lake's _rejects/). {kept}"
         )
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    building = warehouse_path.with_name(f"{warehouse_path.stem}.building{warehouse_path.suffix}")
+    building = building_path(warehouse_path)
     # A build killed before its rename leaves its building file: never build on top of it.
     building.unlink(missing_ok=True)
     building.with_name(building.name + ".wal").unlink(missing_ok=True)
@@ -300,18 +346,20 @@ def build_warehouse(
             work_dir=work_dir,
             write_json=False,
             env={
-                # Relative to dbt's work directory, so the profile is the same in every data directory.
-                "PIPELINE_WAREHOUSE_PATH": os.path.relpath(building.resolve(), work_dir.resolve()),
-                "PIPELINE_DUCKDB_MEMORY_LIMIT": memory_limit,
+                **parse_env(
+                    work_dir=work_dir,
+                    warehouse_path=warehouse_path,
+                    memory_limit=memory_limit,
+                    mode=plan.mode,
+                    lake_location=str(lake_location),
+                ),
                 "PIPELINE_LAKE_LINE_FILES": sql_list(line_files, relative_to=work_dir),
                 "PIPELINE_LAKE_REJECT_FILES": sql_list(reject_files, relative_to=work_dir),
                 "PIPELINE_EXPECTED_SOURCE_ROWS": str(expected_source_rows),
                 "PIPELINE_UNKNOWN_MAX_LINE_PERCENT": repr(float(unknown_max_line_percent)),
                 "PIPELINE_UNKNOWN_MAX_MONEY_PERCENT": repr(float(unknown_max_money_percent)),
                 "PIPELINE_UNKNOWN_STRICT": "true" if unknown_strict else "false",
-                "PIPELINE_BUILD_MODE": plan.mode,
                 "PIPELINE_CHANGED_EXPORTS": duckdb_text_list(plan.changed),
-                **dbt_env(str(lake_location)),
             },
         )
         warnings = rows_of_failing_tests(work_dir, building, str(lake_location))

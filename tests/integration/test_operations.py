@@ -19,6 +19,7 @@ from support import (
     SMALL_ROWS,
     T3,
     Reply,
+    dbt_invocations,
     fast_luigi_cfg,
     free_port,
     kill,
@@ -77,6 +78,11 @@ def test_central_scheduler_with_two_workers(tmp_path, run_pipeline, pg_dsn):
         assert all("lines to the lake" in (t["status_message"] or "") for t in converts)
         [log] = (tmp_path / "data" / "logs").glob("luigi-*.log")  # Luigi's worker log, off the console
         assert "workers=2" in log.read_text()
+        # The worker's scheduling process parsed both dbt projects while the conversions ran, and the
+        # dbt tasks it forked later started from those parses (pipeline/lib/dbt.py).
+        for project in ("dbt", "dbt_olap"):
+            work_dir = tmp_path / "data" / "warehouse" / project
+            assert dbt_invocations(work_dir) == [("parse", True), ("build", False)]
     finally:
         kill(luigid)
 

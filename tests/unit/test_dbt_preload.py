@@ -1,6 +1,7 @@
-"""dbt imported once in Luigi's scheduling process for the dbt task processes it forks, and the
-collector paused during an invocation (pipeline/lib/dbt.py). The fork cases run in a fresh
-interpreter each: a fork hook, once registered, stays for the life of the process."""
+"""dbt imported once in Luigi's scheduling process for the dbt task processes it forks, the parses
+planned for the dbt tasks still to run, and the collector paused during an invocation
+(pipeline/lib/dbt.py). The fork cases run in a fresh interpreter each: a fork hook, once registered,
+stays for the life of the process. What a forked task does with a parse: test_dbt_parse_handover.py."""
 
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ def test_dbt_is_imported_after_the_next_fork_in_the_parent_only():
     got = run_python(
         """
         import gc, json, os, sys
-        from pipeline.lib.dbt import import_after_next_fork
+        import pipeline.lib.dbt as dbt
+
+        def request():
+            raise RuntimeError("no project here: the task parses itself")
 
         def fork_and_ask():
             read, write = os.pipe()
@@ -33,13 +37,14 @@ def test_dbt_is_imported_after_the_next_fork_in_the_parent_only():
             os.waitpid(pid, 0)
             return os.read(read, 1) == b"1"
 
-        import_after_next_fork()
+        dbt.parse_after_next_fork("warehouse", request)
         before = "dbt.cli.main" in sys.modules
         first_child_had_dbt = fork_and_ask()
         after = "dbt.cli.main" in sys.modules
         second_child_had_dbt = fork_and_ask()
         print(json.dumps({"before": before, "first": first_child_had_dbt, "after": after,
-                          "second": second_child_had_dbt, "frozen": gc.get_freeze_count()}))
+                          "second": second_child_had_dbt, "frozen": gc.get_freeze_count(),
+                          "parses": len(dbt._parses)}))
         """
     )
     # Not at once, not in the task forked first (it runs meanwhile), then in every later fork.
@@ -48,9 +53,11 @@ def test_dbt_is_imported_after_the_next_fork_in_the_parent_only():
     assert got["after"] is True
     assert got["second"] is True
     assert got["frozen"] > 0
+    # A parse that fails in the fork hook is left to the task, which reports it.
+    assert got["parses"] == 0
 
 
-def test_a_dbt_task_still_to_run_after_another_asks_for_the_import(tmp_path):
+def test_a_dbt_task_still_to_run_after_another_asks_for_its_parse(tmp_path):
     got = run_python(
         f"""
         import json, os, luigi
@@ -68,13 +75,13 @@ def test_a_dbt_task_still_to_run_after_another_asks_for_the_import(tmp_path):
 
         def asks(task, dependency):
             task.trigger_event(luigi.Event.DEPENDENCY_DISCOVERED, task, dependency)
-            return dbt._importer == os.getpid()
+            return {{name: dbt.parse_planned(name) for name in ("warehouse", "olap")}}
 
         seen = {{
             # Not a dbt task.
             "convert": asks(ConvertWorkbookToParquet(workbook="a.xlsx"), Done()),
             "publish": asks(PublishToPostgres(source="a.xlsx"), BuildWarehouse(source="a.xlsx")),
-            # A dbt task whose dependency is done runs first, and imports dbt itself.
+            # A dbt task whose dependency is done runs first, and imports and parses itself.
             "build after done": asks(BuildWarehouse(source="a.xlsx"), Done()),
             "verify after done": asks(VerifyPostgres(source="a.xlsx"), Done()),
             # Its dependency runs first (a conversion not done): dbt comes in meanwhile.
@@ -82,21 +89,24 @@ def test_a_dbt_task_still_to_run_after_another_asks_for_the_import(tmp_path):
                                         ConvertWorkbookToParquet(workbook="a.xlsx")),
             # Planned once: the other exports' conversions are not asked again.
             "build once planned": asks(BuildWarehouse(source="a.xlsx"), NotToBeAsked()),
+            "importer": dbt._preparer == os.getpid(),
         }}
         print(json.dumps(seen))
         """
     )
+    neither, warehouse = {"warehouse": False, "olap": False}, {"warehouse": True, "olap": False}
     assert got == {
-        "convert": False,
-        "publish": False,
-        "build after done": False,
-        "verify after done": False,
-        "build after convert": True,
-        "build once planned": True,
+        "convert": neither,
+        "publish": neither,
+        "build after done": neither,
+        "verify after done": neither,
+        "build after convert": warehouse,
+        "build once planned": warehouse,
+        "importer": True,
     }
 
 
-def test_verification_after_a_publish_still_to_run_asks_for_the_import_too():
+def test_verification_after_a_publish_still_to_run_asks_for_its_parse_too():
     got = run_python(
         """
         import json, luigi, os
@@ -109,10 +119,11 @@ def test_verification_after_a_publish_still_to_run_asks_for_the_import_too():
 
         task = VerifyPostgres(source="a.xlsx")
         task.trigger_event(luigi.Event.DEPENDENCY_DISCOVERED, task, NotDone())
-        print(json.dumps({"importer_is_this_process": dbt._importer == os.getpid()}))
+        print(json.dumps({"importer_is_this_process": dbt._preparer == os.getpid(),
+                          "planned": [n for n in ("warehouse", "olap") if dbt.parse_planned(n)]}))
         """
     )
-    assert got == {"importer_is_this_process": True}
+    assert got == {"importer_is_this_process": True, "planned": ["olap"]}
 
 
 def test_the_collector_is_off_during_an_invocation_and_as_it_was_after():

@@ -182,3 +182,33 @@ def test_exceptions_name_models_that_exist(manifest):
     project = manifest["metadata"]["project_name"]
     listed = {key for key in (*NO_PRIMARY_KEY_TEST, *READS_SOURCES_OUTSIDE_STAGING) if key[0] == project}
     assert listed <= names
+
+
+ENV_VAR_READ = re.compile(r"env_var\(\s*['\"](\w+)['\"]")
+
+
+@pytest.mark.parametrize("project", [WAREHOUSE_PROJECT_DIR, OLAP_PROJECT_DIR], ids=lambda p: p.name)
+def test_what_the_profile_and_project_read_of_the_pipelines_values_is_in_the_parse_env(
+    project, tmp_path, monkeypatch
+):
+    # A dbt task may start from a parse made before its per-run values were known (pipeline/lib/dbt.py,
+    # parse_after_next_fork). dbt records what models read while parsing, and the task compares that;
+    # what profiles.yml and dbt_project.yml read it does not record, so each such value the pipeline
+    # passes must be one that the parse is given too (DBT_TARGET and DBT_THREADS are the user's own).
+    from pipeline.lib import verify, warehouse
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    if project == WAREHOUSE_PROJECT_DIR:
+        given = warehouse.parse_env(
+            work_dir=tmp_path, warehouse_path=tmp_path / "retail.duckdb", memory_limit="1GB",
+            mode="full", lake_location="s3://bucket/lake",
+        )  # fmt: skip
+    else:
+        given = verify.parse_env("postgresql://user:pw@host:5432/db", "reader")
+    read = {
+        name
+        for config in ("profiles.yml", "dbt_project.yml")
+        for name in ENV_VAR_READ.findall((project / config).read_text())
+    }
+    assert read - set(given) <= {"DBT_TARGET", "DBT_THREADS"}

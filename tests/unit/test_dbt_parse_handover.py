@@ -1,0 +1,102 @@
+"""A parse made in Luigi's scheduling process is what a dbt task forked after it starts from, and only
+while it is the parse dbt would make itself (pipeline/lib/dbt.py, parse_after_next_fork and
+_handed_parse). Each case runs in a fresh interpreter: the parse is planned there, made at a fork, and
+the build runs in a process forked after it, as Luigi forks a task."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+from support import dbt_invocations, write_duckdb_project
+
+
+def build_after_a_planned_parse(project: Path, work: Path, *, parsed_with: str, built_with: str,
+                                between: str = "") -> dict:  # fmt: skip
+    """Plan the parse of ``project`` with SHAPE=``parsed_with``, fork once (the parse is made then),
+    run ``between`` (Python), then ``dbt build`` in a forked process with SHAPE=``built_with``.
+    Returns the relations built and whether the build's invocation parsed."""
+    code = f"""
+        import os
+        from pathlib import Path
+        import pipeline.lib.dbt as dbt
+
+        project, work = Path({str(project)!r}), Path({str(work)!r})
+        dbt.parse_after_next_fork(
+            "p", lambda: dbt.ParseRequest(project, work, None, {{"SHAPE": {parsed_with!r}}}))
+
+        def forked(body):
+            pid = os.fork()
+            if pid == 0:
+                body()
+                os._exit(0)
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0
+
+        forked(lambda: None)  # the parse is made in this process right after this fork
+        assert project.resolve() in dbt._parses
+        {between}
+        forked(lambda: dbt.run_dbt(["build"], project_dir=project, work_dir=work,
+                                   env={{"SHAPE": {built_with!r}}}, write_json=False))
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    with duckdb.connect(str(work / "handover.duckdb"), read_only=True) as con:
+        tables = con.execute("select table_name from information_schema.tables").fetchall()
+        built = {name: con.execute(f"select * from {name}").fetchall() for (name,) in tables}
+    (parse, parsed), (build, build_parsed) = dbt_invocations(work)
+    assert (parse, parsed, build) == ("parse", True, "build")
+    said = [line for line in done.stderr.splitlines() if line.startswith("dbt parses")]
+    return {"built": built, "build parsed": build_parsed, "said": said}
+
+
+def project_with_a_parse_time_choice(tmp_path: Path) -> Path:
+    """A model whose name is chosen while dbt parses (its alias, from SHAPE)."""
+    project = write_duckdb_project(tmp_path / "project", "handover")
+    (project / "models").mkdir()
+    (project / "models" / "chosen.sql").write_text(
+        "{{ config(materialized='table', alias='shape_' ~ env_var('SHAPE', 'none')) }}\nselect 1 as one\n"
+    )
+    return project
+
+
+def test_a_build_forked_after_the_parse_starts_from_it(tmp_path):
+    project = project_with_a_parse_time_choice(tmp_path)
+    got = build_after_a_planned_parse(project, tmp_path / "work", parsed_with="a", built_with="a")
+    assert got == {"built": {"shape_a": [(1,)]}, "build parsed": False, "said": []}
+    # The parse wrote the manifest that the pipeline reads after a build (specs.py), as dbt's would.
+    manifest = json.loads((tmp_path / "work" / "target" / "manifest.json").read_text())
+    assert "model.handover.chosen" in manifest["nodes"]
+
+
+def test_a_value_read_while_parsing_that_changed_since_makes_dbt_parse_again(tmp_path):
+    # E.g. the build mode, by which the warehouse's models choose their SQL: the build must follow
+    # the value it is given, not the one the parse saw.
+    project = project_with_a_parse_time_choice(tmp_path)
+    got = build_after_a_planned_parse(project, tmp_path / "work", parsed_with="a", built_with="b")
+    assert got == {
+        "built": {"shape_b": [(1,)]},
+        "build parsed": True,
+        "said": [f"dbt parses {project.resolve()} again: SHAPE changed since it was parsed"],
+    }
+
+
+def test_a_project_file_changed_since_the_parse_makes_dbt_parse_again(tmp_path):
+    project = project_with_a_parse_time_choice(tmp_path)
+    model = project / "models" / "chosen.sql"
+    changed = model.read_text().replace("select 1 as one", "select 2 as two")
+    got = build_after_a_planned_parse(
+        project, tmp_path / "work", parsed_with="a", built_with="a",
+        between=f"Path({str(model)!r}).write_text({changed!r})",
+    )  # fmt: skip
+    assert got == {
+        "built": {"shape_a": [(2,)]},
+        "build parsed": True,
+        "said": [f"dbt parses {project.resolve()} again: the project's files changed since it was parsed"],
+    }
