@@ -537,7 +537,11 @@ def _dbt_will_run(task: luigi.Task, dependency: luigi.Task) -> None:
         else ("olap", verify.parse_request)
     )
     if not parse_planned(name) and not dependency.complete():
-        parse_after_next_fork(name, lambda: request(load_settings()))
+        try:
+            planned = request(load_settings())
+        except Exception:
+            return  # the task parses itself, and reports what keeps it from doing so
+        parse_after_next_fork(name, planned)
 
 
 @RunAll.event_handler(luigi.Event.DEPENDENCY_PRESENT)

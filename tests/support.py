@@ -425,7 +425,8 @@ def write_duckdb_project(project: Path, name: str, *, attach: str = "") -> Path:
 
 def dbt_invocations(work_dir: Path) -> list[tuple[str, bool]]:
     """The dbt commands that ran in ``work_dir`` (its logs/dbt.log, one section per invocation), in
-    order, each with whether it parsed the project: dbt logs why it parses in part or in full."""
+    order, each with whether it went through dbt's parse of the project (from its parse cache, in part
+    or in full; dbt logs which), rather than starting from a parse it was handed."""
     parsed = re.compile(r"\]: (Partial parsing|Unable to do partial parsing|Starting full parse)")
     sections = (work_dir / "logs" / "dbt.log").read_text().split("Running with dbt=")[1:]
     return [

@@ -16,6 +16,7 @@ workbooks into a new data directory re-parses nothing.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 import hashlib
@@ -28,7 +29,7 @@ import sys
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,9 +53,10 @@ def run_dbt(
     work_dir: Path,
     env: dict[str, str] | None = None,
     write_json: bool = True,
+    target_dir: Path | None = None,
 ) -> Any:
     """Run ``dbt <args>`` on ``project_dir`` inside ``work_dir`` (target, logs and relative paths), in
-    this process.
+    this process; ``target_dir`` puts dbt's target/ elsewhere (its artifacts and parse).
 
     In-process, there is no second Python to start, and dbt's import is paid once per task process
     (docs/speed.md). dbt keeps global state, so invocations take turns (a lock), and the environment
@@ -68,7 +70,8 @@ def run_dbt(
     parse the invocation used, serialised once per parse (``_write_manifest_of``).
 
     When the process this one was forked from parsed the project for it (``parse_after_next_fork``),
-    dbt starts from that parse instead of parsing again (``_handed_parse``).
+    dbt starts from that parse instead of parsing again (``_handed_parse``), and that parse's manifest
+    becomes ``target/manifest.json`` once dbt succeeded.
     Returns dbt's result (a parse: the manifest); raises DbtBuildError when dbt fails.
     """
     from dbt.artifacts.schemas.run import RunExecutionResult
@@ -76,19 +79,20 @@ def run_dbt(
 
     work_dir.mkdir(parents=True, exist_ok=True)
     work_dir, project_dir = work_dir.resolve(), project_dir.resolve()
+    target = (target_dir or work_dir / "target").resolve()
     command = [
         *args,
         "--project-dir", str(project_dir),
         "--profiles-dir", str(project_dir),
-        "--target-path", str(work_dir / "target"),
+        "--target-path", str(target),
         "--log-path", str(work_dir / "logs"),
         # The console log is collected from dbt's events below; dbt.log keeps everything.
         "--log-level", "none",
         "--log-level-file", "debug",
     ]  # fmt: skip
-    cache, parsed = project_dir / PARSE_CACHE, work_dir / PARSE_CACHE
+    cache, parsed = project_dir / PARSE_CACHE, target / PARSE_CACHE.name
     given = parsed.with_name("partial_parse.given.msgpack")
-    handed = _handed_parse(project_dir, work_dir, args, env or {})
+    handed, handed_json = _handed_parse(project_dir, work_dir, args, env or {})
     if handed is None:
         # dbt starts from a private copy of the project's cache: another process may replace the
         # cache while this one runs, and the manifest written below must be of the parse dbt used.
@@ -101,7 +105,7 @@ def run_dbt(
         command += ["--no-write-json"]
     # What the pipeline reads after dbt (count_results, rows_of_failing_tests) must be this
     # invocation's: dbt writes no run_results.json when it fails before running anything.
-    (work_dir / "target" / "run_results.json").unlink(missing_ok=True)
+    (target / "run_results.json").unlink(missing_ok=True)
     # dbt writes its parse to target/ only when it parsed: a changed file there is this invocation's.
     parsed_before = _stat(parsed)
     console: deque[str] = deque(maxlen=60)
@@ -116,7 +120,9 @@ def run_dbt(
         finally:
             _release_connections()
         if not write_json and isinstance(result.result, RunExecutionResult):
-            result.result.write(str(work_dir / "target" / "run_results.json"))
+            result.result.write(str(target / "run_results.json"))
+    if isinstance(result.exception, KeyboardInterrupt):
+        raise result.exception  # dbt reports Ctrl-C as a failure; it stops the run instead
     if not result.success:
         cause = f"\n{result.exception}" if result.exception else ""
         raise DbtBuildError(
@@ -125,8 +131,8 @@ def run_dbt(
             + cause
             + f"\nFull log: {work_dir / 'logs' / 'dbt.log'}"
         )
-    if handed is not None:
-        # The parse that made it wrote its manifest to this work directory (_parse_planned).
+    if handed_json is not None:
+        _copy_whole(handed_json, target / "manifest.json")
         return result.result
     # The parse dbt used: its own when it parsed, else the copy it was given, else the one an earlier
     # invocation left in work_dir (dbt's default place), which the project may not have yet.
@@ -135,7 +141,7 @@ def run_dbt(
         _keep_parse_cache(parsed, cache)
     if not write_json:
         with _INVOCATION:  # dbt's serialiser reports through its global event manager
-            _write_manifest_of(used, keep_in=cache.parent, work_dir=work_dir)
+            _write_manifest_of(used, keep_in=cache.parent, target=target)
     return result.result
 
 
@@ -160,14 +166,15 @@ class ParseRequest:
     env: dict[str, str]
 
 
-# The parses planned for the tasks still to be forked, by name, and those made, by project directory.
-_planned: dict[str, Callable[[], ParseRequest] | None] = {}
-_parses: dict[Path, tuple[ParseRequest, str, Any]] = {}
+# The parses planned for the tasks still to be forked, by name, and those made, by project directory:
+# the request, the project's fingerprint then, the manifest and its JSON file.
+_planned: dict[str, ParseRequest | None] = {}
+_parses: dict[Path, tuple[ParseRequest, str, Any, Path]] = {}
 
 
-def parse_after_next_fork(name: str, request: Callable[[], ParseRequest]) -> None:
+def parse_after_next_fork(name: str, request: ParseRequest) -> None:
     """Right after this process forks its next process, import dbt in it once, and parse the project
-    that ``request()`` describes (``name``: which one; each is parsed once), for the tasks it forks later.
+    as ``request`` describes (``name``: which one; each is parsed once), for the tasks it forks later.
 
     With more than one worker (luigi.cfg), Luigi forks a process for every task, and each dbt task
     paid for dbt in a process of its own: its import (about 1.2 s), its parse of the project (0.4 s
@@ -197,7 +204,9 @@ def parse_planned(name: str) -> bool:
 
 def _prepare_dbt() -> None:
     global _imported
-    if os.getpid() != _preparer:
+    # Not in a forked process, and not while this process runs dbt (its invocation lock is not
+    # reentrant): the dbt tasks parse for themselves then.
+    if os.getpid() != _preparer or _INVOCATION.locked():
         return
     requests = [request for request in _planned.values() if request is not None]
     if _imported and not requests:
@@ -218,63 +227,89 @@ def _prepare_dbt() -> None:
     gc.freeze()
 
 
-def _parse_planned(request: Callable[[], ParseRequest]) -> None:
-    """``dbt parse`` as ``request()`` says, kept for ``_handed_parse``. Like any parse, it keeps the
-    project's parse cache and writes ``target/manifest.json`` in the work directory. Whatever fails
-    here (the project, the settings, the server's address) is left to the dbt task, which parses
-    itself and reports it."""
-    from pipeline.lib.warehouse import dbt_project_fingerprint
-
+def _parse_planned(request: ParseRequest) -> None:
+    """``dbt parse`` as ``request`` says, kept for ``_handed_parse``. It keeps the project's parse cache
+    as any parse does, but writes its artifacts to a target directory of this process's own,
+    ``<work dir>/target/parsed-<pid>`` (removed when this process ends): a dbt task of another worker
+    may run in the work directory meanwhile, and the work directory's ``manifest.json`` stays the last
+    build's until a build from this parse succeeded. Its log goes to the work directory's dbt.log.
+    Whatever fails here (the project, the settings) is left to the dbt task, which parses itself and
+    reports it."""
     try:
-        wanted = request()
-        fingerprint = dbt_project_fingerprint(wanted.project_dir)
-        target = ["--target", wanted.target] if wanted.target else []
+        from pipeline.lib.warehouse import dbt_project_fingerprint
+
+        fingerprint = dbt_project_fingerprint(request.project_dir)
+        target_dir = request.work_dir / "target" / f"parsed-{os.getpid()}"
+        atexit.register(shutil.rmtree, target_dir, ignore_errors=True)
         manifest = run_dbt(
-            ["parse", *target],
-            project_dir=wanted.project_dir,
-            work_dir=wanted.work_dir,
-            env=wanted.env,
+            ["parse", *(["--target", request.target] if request.target else [])],
+            project_dir=request.project_dir,
+            work_dir=request.work_dir,
+            env=request.env,
             write_json=False,
+            target_dir=target_dir,
         )
     except Exception:
         return
-    _parses[wanted.project_dir.resolve()] = (wanted, fingerprint, manifest)
+    _parses[request.project_dir.resolve()] = (request, fingerprint, manifest, target_dir / "manifest.json")
 
 
-def _handed_parse(project_dir: Path, work_dir: Path, args: list[str], env: dict[str, str]):
+# The options of an invocation that do not change what dbt parses; with any other but --target, whose
+# value must be the parse's, dbt parses itself. Each takes one value.
+_PARSE_NEUTRAL_OPTIONS = ("--threads", "--exclude-resource-type", "--select")
+
+
+def _options(args: list[str]) -> dict[str, str] | None:
+    """The options after the command in ``args`` by name, or None unless they all are ``--name value``
+    pairs (a flag, ``--name=value`` or ``-t value`` is not)."""
+    pairs = args[1:]
+    if len(pairs) % 2 or not all(name.startswith("--") and "=" not in name for name in pairs[::2]):
+        return None
+    return dict(zip(pairs[::2], pairs[1::2], strict=True))
+
+
+def _handed_parse(
+    project_dir: Path, work_dir: Path, args: list[str], env: dict[str, str]
+) -> tuple[Any, Path] | tuple[None, None]:
     """The parse of ``project_dir`` made for this invocation by the process this one was forked from,
-    if it is the parse dbt would make now; else None, and dbt parses. Taken once: an invocation may
-    change the manifest it was given.
+    and its manifest's JSON file, if it is the parse dbt would make now; else Nones, and dbt loads or
+    makes its parse itself. Taken once: an invocation may change the manifest it was given.
 
-    It is, when the invocation runs in the same work directory with the same ``--target``, the project's
-    files are as they were, every env var the parse was given has the same value, and so does every env
-    var that a model or macro read while parsing (dbt records them in the manifest; a per-run value
-    read there, e.g. the build mode, would make dbt re-parse that model).
+    It is, when the invocation runs in the same work directory with the same ``--target`` and no other
+    option that may change a parse, the project's files are as they were, every env var the parse was
+    given has the same value, and so does every env var that a model, macro or .yml file read while
+    parsing (dbt records them in the manifest; a per-run value read there, e.g. the build mode, would
+    make dbt re-parse that file). What profiles.yml and dbt_project.yml read dbt does not record: the
+    request's env holds those values (tests/unit/test_dbt_project_rules.py).
     """
     parse = _parses.pop(project_dir, None)
     if parse is None:
-        return None
+        return None, None
     from dbt.constants import DEFAULT_ENV_PLACEHOLDER
 
     from pipeline.lib.warehouse import dbt_project_fingerprint
 
-    request, fingerprint, manifest = parse
+    request, fingerprint, manifest, manifest_json = parse
     now = {**os.environ, **_DBT_ENV, **env}
-    target = args[args.index("--target") + 1] if "--target" in args else None
     changed = [name for name, value in request.env.items() if now.get(name) != value] + [
         name for name, value in manifest.env_vars.items() if now.get(name, DEFAULT_ENV_PLACEHOLDER) != value
     ]
+    options = _options(args)
+    if options is None or set(options) - {*_PARSE_NEUTRAL_OPTIONS, "--target"}:
+        changed.append(f"the options ({' '.join(args[1:])})")
+    elif options.get("--target") != request.target:
+        changed.append("--target")
     if request.work_dir.resolve() != work_dir:
         changed.append("the work directory")
-    if request.target != target:
-        changed.append("--target")
     if dbt_project_fingerprint(project_dir) != fingerprint:
         changed.append("the project's files")
+    if not manifest_json.exists():
+        changed.append(f"the parse's {manifest_json.name} (gone)")
     if not changed:
-        return manifest
+        return manifest, manifest_json
     what = ", ".join(dict.fromkeys(changed))
-    print(f"dbt parses {project_dir} again: {what} changed since it was parsed", file=sys.stderr)
-    return None
+    print(f"dbt parses {project_dir} itself: {what} changed since the run parsed it", file=sys.stderr)
+    return None, None
 
 
 @contextmanager
@@ -343,8 +378,8 @@ def _stat(path: Path) -> tuple[int, int] | None:
     return found.st_mtime_ns, found.st_size
 
 
-def _write_manifest_of(parse: Path, *, keep_in: Path, work_dir: Path) -> None:
-    """Write ``work_dir/target/manifest.json``, the manifest of the parse in ``parse`` (a
+def _write_manifest_of(parse: Path, *, keep_in: Path, target: Path) -> None:
+    """Write ``target/manifest.json``, the manifest of the parse in ``parse`` (a
     partial_parse.msgpack). It is serialised once per parse (dbt parses again when the project, the
     target or an env var it reads while parsing changes) and kept in ``keep_in``, beside the project's
     parse cache, under the parse's digest (``manifest-<digest>.json``): every data directory that
@@ -355,18 +390,18 @@ def _write_manifest_of(parse: Path, *, keep_in: Path, work_dir: Path) -> None:
         raise DbtBuildError(f"dbt left no parse of the project at {parse} to take its manifest from.")
     data = parse.read_bytes()
     kept = keep_in / f"manifest-{hashlib.sha256(data).hexdigest()[:16]}.json"
-    target = work_dir / "target" / "manifest.json"
+    manifest = target / "manifest.json"
     with contextlib.suppress(FileNotFoundError):
-        _copy_whole(kept, target)
+        _copy_whole(kept, manifest)
         return
     from dbt.contracts.graph.manifest import Manifest
     from dbt.parser.manifest import extended_mashumuro_decoder
 
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+    tmp = manifest.with_name(f".{manifest.name}.{uuid.uuid4().hex[:8]}")
     Manifest.from_msgpack(data, decoder=extended_mashumuro_decoder).write(str(tmp))
-    os.replace(tmp, target)
+    os.replace(tmp, manifest)
     try:
-        _copy_whole(target, kept)
+        _copy_whole(manifest, kept)
         for stale in keep_in.glob("manifest-*.json"):
             if stale != kept:
                 stale.unlink(missing_ok=True)

@@ -16,18 +16,17 @@ from support import dbt_invocations, write_duckdb_project
 
 
 def build_after_a_planned_parse(project: Path, work: Path, *, parsed_with: str, built_with: str,
-                                between: str = "") -> dict:  # fmt: skip
+                                between: str = "", options: str = "") -> dict:  # fmt: skip
     """Plan the parse of ``project`` with SHAPE=``parsed_with``, fork once (the parse is made then),
-    run ``between`` (Python), then ``dbt build`` in a forked process with SHAPE=``built_with``.
-    Returns the relations built and whether the build's invocation parsed."""
+    run ``between`` (Python), then ``dbt build <options>`` in a forked process with SHAPE=``built_with``.
+    Returns the relations built, whether the build's invocation parsed and what the pipeline said."""
     code = f"""
         import os
         from pathlib import Path
         import pipeline.lib.dbt as dbt
 
         project, work = Path({str(project)!r}), Path({str(work)!r})
-        dbt.parse_after_next_fork(
-            "p", lambda: dbt.ParseRequest(project, work, None, {{"SHAPE": {parsed_with!r}}}))
+        dbt.parse_after_next_fork("p", dbt.ParseRequest(project, work, None, {{"SHAPE": {parsed_with!r}}}))
 
         def forked(body):
             pid = os.fork()
@@ -40,7 +39,7 @@ def build_after_a_planned_parse(project: Path, work: Path, *, parsed_with: str, 
         forked(lambda: None)  # the parse is made in this process right after this fork
         assert project.resolve() in dbt._parses
         {between}
-        forked(lambda: dbt.run_dbt(["build"], project_dir=project, work_dir=work,
+        forked(lambda: dbt.run_dbt(["build", *{options.split()!r}], project_dir=project, work_dir=work,
                                    env={{"SHAPE": {built_with!r}}}, write_json=False))
     """
     done = subprocess.run(
@@ -83,7 +82,7 @@ def test_a_value_read_while_parsing_that_changed_since_makes_dbt_parse_again(tmp
     assert got == {
         "built": {"shape_b": [(1,)]},
         "build parsed": True,
-        "said": [f"dbt parses {project.resolve()} again: SHAPE changed since it was parsed"],
+        "said": [f"dbt parses {project.resolve()} itself: SHAPE changed since the run parsed it"],
     }
 
 
@@ -98,5 +97,54 @@ def test_a_project_file_changed_since_the_parse_makes_dbt_parse_again(tmp_path):
     assert got == {
         "built": {"shape_a": [(2,)]},
         "build parsed": True,
-        "said": [f"dbt parses {project.resolve()} again: the project's files changed since it was parsed"],
+        "said": [
+            f"dbt parses {project.resolve()} itself: the project's files changed since the run parsed it"
+        ],
     }
+
+
+def test_options_that_may_change_the_parse_make_dbt_parse_again(tmp_path):
+    project = project_with_a_parse_time_choice(tmp_path)
+    got = build_after_a_planned_parse(
+        project, tmp_path / "work", parsed_with="a", built_with="a", options="--vars {}"
+    )
+    assert got == {
+        "built": {"shape_a": [(1,)]},
+        "build parsed": True,
+        "said": [
+            f"dbt parses {project.resolve()} itself: "
+            "the options (--vars {}) changed since the run parsed it"
+        ],
+    }
+
+
+def test_the_work_directorys_manifest_is_the_parses_only_once_a_build_from_it_succeeded(tmp_path):
+    # The publish reads the warehouse's manifest.json as the last build's: a parse made for a build
+    # that then fails must not have replaced it.
+    project = project_with_a_parse_time_choice(tmp_path)
+    (project / "models" / "broken.sql").write_text("select * from no_such_table\n")
+    work = tmp_path / "work"
+    code = f"""
+        import os
+        from pathlib import Path
+        import pipeline.lib.dbt as dbt
+
+        project, work = Path({str(project)!r}), Path({str(work)!r})
+        dbt.parse_after_next_fork("p", dbt.ParseRequest(project, work, None, {{}}))
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        assert project in dbt._parses and not (work / "target" / "manifest.json").exists()
+        try:
+            dbt.run_dbt(["build"], project_dir=project, work_dir=work, write_json=False)
+        except dbt.DbtBuildError:
+            print("build failed")
+        print("manifest.json" if (work / "target" / "manifest.json").exists() else "no manifest.json")
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-4:] == ["build", "failed", "no", "manifest.json"]
+    assert dbt_invocations(work) == [("parse", True), ("build", False)]
