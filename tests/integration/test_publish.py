@@ -443,6 +443,37 @@ def planner_rows(dsn: str) -> tuple[float, float]:
         ).fetchone()
 
 
+def test_a_first_publish_leaves_every_live_table_analysed(warehouses, pg_dsn):
+    # BI tools' joins are planned from these statistics: every live table has them, the partitioned
+    # ones as a whole (pg_stats' inherited rows) and in every month. (An empty table has none.)
+    _, b = warehouses
+    do_publish(b, pg_dsn)
+    with psycopg.connect(pg_dsn) as conn:
+        tables = [
+            (name, partitioned)
+            for name, partitioned in conn.execute(
+                "select c.relname, c.relkind = 'p' from pg_class c "
+                "join pg_namespace n on n.oid = c.relnamespace "
+                "where n.nspname = 'analytics' and c.relkind in ('r', 'p')"
+            ).fetchall()
+            if conn.execute(f'select exists (select from analytics."{name}")').fetchone()[0]
+        ]
+        analysed = set(
+            conn.execute("select distinct tablename, inherited from pg_stats where schemaname = 'analytics'")
+        )
+        months_not_analysed = conn.execute(
+            "select count(*), count(*) filter (where not exists (select from pg_stats s "
+            "  where s.schemaname = n.nspname and s.tablename = c.relname)) "
+            "from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+            "join pg_namespace n on n.oid = c.relnamespace "
+            "where i.inhparent in ('analytics.fct_sales'::regclass, 'analytics.fct_invoices'::regclass)"
+        ).fetchone()
+    assert {name for name, partitioned in tables if partitioned} >= {"fct_sales", "fct_invoices"}
+    assert {(name, partitioned) for name, partitioned in tables} <= analysed
+    months, not_analysed = months_not_analysed
+    assert months > 2 and not_analysed == 0
+
+
 def test_the_fact_as_a_whole_is_analysed_again_only_once_enough_of_it_changed(
     warehouses, grown, pg_dsn, monkeypatch
 ):
