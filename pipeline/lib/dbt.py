@@ -25,7 +25,9 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
+import tempfile
 import threading
 import uuid
 from collections import deque
@@ -92,7 +94,7 @@ def run_dbt(
     ]  # fmt: skip
     cache, parsed = project_dir / PARSE_CACHE, target / PARSE_CACHE.name
     given = parsed.with_name("partial_parse.given.msgpack")
-    handed, handed_json = _handed_parse(project_dir, work_dir, args, env or {})
+    handed, handed_json = _handed_parse(project_dir, work_dir, target, args, env or {})
     if handed is None:
         # dbt starts from a private copy of the project's cache: another process may replace the
         # cache while this one runs, and the manifest written below must be of the parse dbt used.
@@ -114,13 +116,20 @@ def run_dbt(
         if event.info.level in ("info", "warn", "error") and event.info.msg:
             console.append(str(event.info.msg))
 
-    with _INVOCATION, _process_state(work_dir, {**_DBT_ENV, **(env or {})}), _collector_paused():
+    with (
+        _unless_taken(handed_json),
+        _INVOCATION,
+        _process_state(work_dir, {**_DBT_ENV, **(env or {})}),
+        _collector_paused(),
+    ):
         try:
             result = dbtRunner(manifest=handed, callbacks=[collect]).invoke(command)
         finally:
             _release_connections()
         if not write_json and isinstance(result.result, RunExecutionResult):
             result.result.write(str(target / "run_results.json"))
+        if result.success and handed_json is not None:
+            os.replace(handed_json, target / "manifest.json")
     if isinstance(result.exception, KeyboardInterrupt):
         raise result.exception  # dbt reports Ctrl-C as a failure; it stops the run instead
     if not result.success:
@@ -131,11 +140,10 @@ def run_dbt(
             + cause
             + f"\nFull log: {work_dir / 'logs' / 'dbt.log'}"
         )
-    if handed_json is not None:
-        _copy_whole(handed_json, target / "manifest.json")
+    if handed is not None:
         return result.result
     # The parse dbt used: its own when it parsed, else the copy it was given, else the one an earlier
-    # invocation left in work_dir (dbt's default place), which the project may not have yet.
+    # invocation left in the target directory (dbt's default place), which the project may not have yet.
     used = parsed if _stat(parsed) != parsed_before or not given.exists() else given
     if used == parsed and parsed.exists():
         _keep_parse_cache(parsed, cache)
@@ -203,11 +211,20 @@ def parse_planned(name: str) -> bool:
 
 
 def _prepare_dbt() -> None:
-    global _imported
     # Not in a forked process, and not while this process runs dbt (its invocation lock is not
     # reentrant): the dbt tasks parse for themselves then.
     if os.getpid() != _preparer or _INVOCATION.locked():
         return
+    try:
+        _import_and_parse()
+    except KeyboardInterrupt:
+        # Nothing raised in a fork hook leaves it (Python prints it and goes on): Ctrl-C is sent
+        # again, to arrive once the hook has returned, where Luigi's loop stops the run.
+        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+
+def _import_and_parse() -> None:
+    global _imported
     requests = [request for request in _planned.values() if request is not None]
     if _imported and not requests:
         return
@@ -229,18 +246,16 @@ def _prepare_dbt() -> None:
 
 def _parse_planned(request: ParseRequest) -> None:
     """``dbt parse`` as ``request`` says, kept for ``_handed_parse``. It keeps the project's parse cache
-    as any parse does, but writes its artifacts to a target directory of this process's own,
-    ``<work dir>/target/parsed-<pid>`` (removed when this process ends): a dbt task of another worker
-    may run in the work directory meanwhile, and the work directory's ``manifest.json`` stays the last
-    build's until a build from this parse succeeded. Its log goes to the work directory's dbt.log.
-    Whatever fails here (the project, the settings) is left to the dbt task, which parses itself and
-    reports it."""
+    as any parse does, but writes its artifacts to a target directory of its own (``_private_target``):
+    a dbt task of another worker may run in the work directory meanwhile, and the work directory's
+    ``manifest.json`` stays the last build's until a build from this parse succeeded. Its log goes to
+    the work directory's dbt.log. Whatever fails here (the project, the settings) is left to the dbt
+    task, which parses itself and reports it."""
     try:
         from pipeline.lib.warehouse import dbt_project_fingerprint
 
         fingerprint = dbt_project_fingerprint(request.project_dir)
-        target_dir = request.work_dir / "target" / f"parsed-{os.getpid()}"
-        atexit.register(shutil.rmtree, target_dir, ignore_errors=True)
+        target_dir = _private_target(request.work_dir)
         manifest = run_dbt(
             ["parse", *(["--target", request.target] if request.target else [])],
             project_dir=request.project_dir,
@@ -254,6 +269,32 @@ def _parse_planned(request: ParseRequest) -> None:
     _parses[request.project_dir.resolve()] = (request, fingerprint, manifest, target_dir / "manifest.json")
 
 
+def _private_target(work_dir: Path) -> Path:
+    """A new directory ``<work dir>/target/parsed-<pid>-<random>``, removed when this process ends;
+    those of processes that are gone (killed before they could remove theirs) are removed first. A
+    process that this one cannot see (another container on the same volume) counts as gone: a task
+    that finds its parse removed parses itself."""
+    parent = work_dir / "target"
+    parent.mkdir(parents=True, exist_ok=True)
+    for left in parent.glob("parsed-*-*"):
+        pid = left.name.split("-")[1]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(left, ignore_errors=True)
+    made = Path(tempfile.mkdtemp(prefix=f"parsed-{os.getpid()}-", dir=parent))
+    atexit.register(shutil.rmtree, made, ignore_errors=True)
+    return made
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 # The options of an invocation that do not change what dbt parses; with any other but --target, whose
 # value must be the parse's, dbt parses itself. Each takes one value.
 _PARSE_NEUTRAL_OPTIONS = ("--threads", "--exclude-resource-type", "--select")
@@ -263,17 +304,21 @@ def _options(args: list[str]) -> dict[str, str] | None:
     """The options after the command in ``args`` by name, or None unless they all are ``--name value``
     pairs (a flag, ``--name=value`` or ``-t value`` is not)."""
     pairs = args[1:]
-    if len(pairs) % 2 or not all(name.startswith("--") and "=" not in name for name in pairs[::2]):
+    names, values = pairs[::2], pairs[1::2]
+    if len(pairs) % 2 or not all(n.startswith("--") and "=" not in n for n in names):
         return None
-    return dict(zip(pairs[::2], pairs[1::2], strict=True))
+    if any(value.startswith("-") for value in values):
+        return None
+    return dict(zip(names, values, strict=True))
 
 
 def _handed_parse(
-    project_dir: Path, work_dir: Path, args: list[str], env: dict[str, str]
+    project_dir: Path, work_dir: Path, target: Path, args: list[str], env: dict[str, str]
 ) -> tuple[Any, Path] | tuple[None, None]:
     """The parse of ``project_dir`` made for this invocation by the process this one was forked from,
-    and its manifest's JSON file, if it is the parse dbt would make now; else Nones, and dbt loads or
-    makes its parse itself. Taken once: an invocation may change the manifest it was given.
+    and its manifest's JSON file, linked into ``target`` (the process that parsed may remove its own
+    copy any time), if it is the parse dbt would make now; else Nones, and dbt loads or makes its parse
+    itself. Taken once: an invocation may change the manifest it was given.
 
     It is, when the invocation runs in the same work directory with the same ``--target`` and no other
     option that may change a parse, the project's files are as they were, every env var the parse was
@@ -303,13 +348,28 @@ def _handed_parse(
         changed.append("the work directory")
     if dbt_project_fingerprint(project_dir) != fingerprint:
         changed.append("the project's files")
-    if not manifest_json.exists():
-        changed.append(f"the parse's {manifest_json.name} (gone)")
     if not changed:
-        return manifest, manifest_json
+        taken = target / f".manifest.handed-{uuid.uuid4().hex[:8]}.json"
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            os.link(manifest_json, taken)
+        except OSError:
+            changed.append("the parse's files")  # removed (its process ended, or swept as gone)
+        else:
+            return manifest, taken
     what = ", ".join(dict.fromkeys(changed))
     print(f"dbt parses {project_dir} itself: {what} changed since the run parsed it", file=sys.stderr)
     return None, None
+
+
+@contextmanager
+def _unless_taken(path: Path | None) -> Iterator[None]:
+    """Remove ``path`` after the block unless the block moved it elsewhere."""
+    try:
+        yield
+    finally:
+        if path is not None:
+            path.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -67,9 +67,17 @@ def project_with_a_parse_time_choice(tmp_path: Path) -> Path:
 
 def test_a_build_forked_after_the_parse_starts_from_it(tmp_path):
     project = project_with_a_parse_time_choice(tmp_path)
+    # A parse directory left by a scheduling process that was killed: the next parse removes it.
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    left = tmp_path / "work" / "target" / f"parsed-{ended.stdout.strip()}-left"
+    left.mkdir(parents=True)
     got = build_after_a_planned_parse(project, tmp_path / "work", parsed_with="a", built_with="a")
+    # Neither it nor the parse's own directory (the process that parsed has ended) is left.
+    assert list((tmp_path / "work" / "target").glob("parsed-*")) == []
     assert got == {"built": {"shape_a": [(1,)]}, "build parsed": False, "said": []}
-    # The parse wrote the manifest that the pipeline reads after a build (specs.py), as dbt's would.
+    # The build made the parse's manifest the work directory's, which the publish reads (specs.py).
     manifest = json.loads((tmp_path / "work" / "target" / "manifest.json").read_text())
     assert "model.handover.chosen" in manifest["nodes"]
 
@@ -148,3 +156,16 @@ def test_the_work_directorys_manifest_is_the_parses_only_once_a_build_from_it_su
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split()[-4:] == ["build", "failed", "no", "manifest.json"]
     assert dbt_invocations(work) == [("parse", True), ("build", False)]
+
+
+def test_a_parse_removed_before_the_build_makes_dbt_parse_again(tmp_path):
+    project = project_with_a_parse_time_choice(tmp_path)
+    work = tmp_path / "work"
+    removed = f"import shutil; [shutil.rmtree(d) for d in Path({str(work / 'target')!r}).glob('parsed-*')]"
+    got = build_after_a_planned_parse(project, work, parsed_with="a", built_with="a", between=removed)
+    assert got == {
+        "built": {"shape_a": [(1,)]},
+        "build parsed": True,
+        "said": [f"dbt parses {project.resolve()} itself: the parse's files changed since the run parsed it"],
+    }
+    assert "model.handover.chosen" in json.loads((work / "target" / "manifest.json").read_text())["nodes"]

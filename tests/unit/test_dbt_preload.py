@@ -19,15 +19,16 @@ def run_python(code: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_dbt_is_imported_after_the_next_fork_in_the_parent_only():
+def test_dbt_is_imported_after_the_next_fork_in_the_parent_only(tmp_path):
     got = run_python(
-        """
+        f"""
         import gc, json, os, sys
         from pathlib import Path
         import pipeline.lib.dbt as dbt
 
         # No project there: the parse fails, and the task will parse itself.
-        request = dbt.ParseRequest(Path("/nonexistent/project"), Path("/nonexistent/work"), None, {})
+        project, work = Path({str(tmp_path / "none")!r}), Path({str(tmp_path / "work")!r})
+        request = dbt.ParseRequest(project, work, None, {{}})
 
         def fork_and_ask():
             read, write = os.pipe()
@@ -43,9 +44,9 @@ def test_dbt_is_imported_after_the_next_fork_in_the_parent_only():
         first_child_had_dbt = fork_and_ask()
         after = "dbt.cli.main" in sys.modules
         second_child_had_dbt = fork_and_ask()
-        print(json.dumps({"before": before, "first": first_child_had_dbt, "after": after,
+        print(json.dumps({{"before": before, "first": first_child_had_dbt, "after": after,
                           "second": second_child_had_dbt, "frozen": gc.get_freeze_count(),
-                          "parses": len(dbt._parses)}))
+                          "parses": len(dbt._parses)}}))
         """
     )
     # Not at once, not in the task forked first (it runs meanwhile), then in every later fork.
@@ -190,3 +191,32 @@ def test_a_luigi_task_process_freezes_what_an_invocation_left_and_no_other_proce
         "other child": {"frozen": False, "enabled": True},
         "this process": {"frozen": False, "enabled": True},
     }
+
+
+def test_ctrl_c_during_the_fork_hooks_work_stops_the_scheduling_process_after_the_hook(tmp_path):
+    # Python drops what a fork hook raises; a Ctrl-C there must still reach the code after the fork.
+    got = run_python(
+        f"""
+        import json, os, time
+        from pathlib import Path
+        import pipeline.lib.dbt as dbt
+
+        def interrupted(request):
+            raise KeyboardInterrupt
+
+        dbt._parse_planned = interrupted
+        here = Path({str(tmp_path)!r})
+        dbt.parse_after_next_fork("warehouse", dbt.ParseRequest(here, here, None, {{}}))
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        try:
+            time.sleep(10)
+            seen = "no interrupt"
+        except KeyboardInterrupt:
+            seen = "interrupted after the hook"
+        print(json.dumps({{"seen": seen}}))
+        """
+    )
+    assert got == {"seen": "interrupted after the hook"}
