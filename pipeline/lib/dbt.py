@@ -236,7 +236,7 @@ def _import_and_parse() -> None:
         except Exception:
             # Nothing can report it from a fork hook; the dbt task imports dbt again and fails with it.
             return
-    _planned.update(dict.fromkeys(_planned))
+    _planned.update(dict.fromkeys(_planned))  # each planned parse is made once, now
     for request in requests:
         _parse_planned(request)
     # dbt's objects and the parses live as long as the process: out of the collector's sight, no later
