@@ -108,10 +108,14 @@ def test_a_dbt_task_still_to_run_after_another_asks_for_its_parse(tmp_path):
     }
 
 
-def test_verification_after_a_publish_still_to_run_asks_for_its_parse_too():
+def test_verification_after_a_publish_still_to_run_asks_for_its_parse_too(tmp_path):
+    # The parse's env holds the server's address: a DSN that is only read, so that no embedded
+    # server starts (in a RunAll, its pre-run checks have started it by then).
     got = run_python(
-        """
+        f"""
         import json, luigi, os
+        os.environ["PIPELINE_DATA_DIR"] = {str(tmp_path)!r}
+        os.environ["PIPELINE_PG_DSN"] = "postgresql://etl:secret@db.example:6543/retail"
         import pipeline.lib.dbt as dbt
         from pipeline.tasks import VerifyPostgres
 
@@ -121,11 +125,13 @@ def test_verification_after_a_publish_still_to_run_asks_for_its_parse_too():
 
         task = VerifyPostgres(source="a.xlsx")
         task.trigger_event(luigi.Event.DEPENDENCY_DISCOVERED, task, NotDone())
-        print(json.dumps({"importer_is_this_process": dbt._preparer == os.getpid(),
-                          "planned": [n for n in ("warehouse", "olap") if dbt.parse_planned(n)]}))
+        print(json.dumps({{"importer_is_this_process": dbt._preparer == os.getpid(),
+                          "planned": [n for n in ("warehouse", "olap") if dbt.parse_planned(n)],
+                          "host": dbt._planned["olap"].env["PGHOST"]}}))
         """
     )
-    assert got == {"importer_is_this_process": True, "planned": ["olap"]}
+    assert got == {"importer_is_this_process": True, "planned": ["olap"], "host": "db.example"}
+    assert not (tmp_path / "postgres").exists()
 
 
 def test_the_collector_is_off_during_an_invocation_and_as_it_was_after():
