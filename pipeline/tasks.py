@@ -526,8 +526,8 @@ def _dbt_will_run(task: luigi.Task, dependency: luigi.Task) -> None:
     """Luigi fires this while it schedules a dbt task that is not done, in its scheduling process, once
     per dependency. When a task it depends on is still to run too, that task is forked first, and dbt
     is imported and the task's project parsed in this process meanwhile, for the task processes forked
-    after it (pipeline/lib/dbt.py). When the dbt task itself comes first (a run that only verifies), it
-    does both on its own. Once planned, a task's other dependencies are not asked again; until then,
+    after it (pipeline/lib/dbt.py). A dbt task forked before that (its dependencies were done) imports
+    and parses on its own. Once planned, a task's other dependencies are not asked again; until then,
     BuildWarehouse asks its exports in turn (Luigi asks them too: on S3, a listing each)."""
     from pipeline.lib import verify, warehouse
 
