@@ -5,9 +5,11 @@
 
 Each task's output counts as complete only when the work is whole: files are renamed into place and
 a manifest, marker or ledger row is written last. Heavy libraries are imported in ``run()``, so a no-op
-run stays fast and tasks stay picklable for ``--workers N``. The only connections outside ``run()`` are
-the quick questions of scheduling: RunAll's pre-run checks (``pipeline/guards.py``) and the ledger's
-live version that PublishedVersion asks for.
+run stays fast and tasks stay picklable for ``--workers N``. The one exception is dbt: when a dbt task
+is to run, the scheduling process imports it and parses the projects after forking its first task
+(``_dbt_will_run``). The only connections outside ``run()`` are the quick questions of scheduling:
+RunAll's pre-run checks (``pipeline/guards.py``) and the ledger's live version that PublishedVersion
+asks for.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from pathlib import Path
 
 import luigi
 
-from pipeline.config import load_settings
+from pipeline.config import Settings, load_settings
 from pipeline.guards import check_postgres, check_store, hold_data_dir
 from pipeline.lib.dbt import parse_after_next_fork, parse_planned
 from pipeline.lib.manifest import LakePaths, conversion_figures, manifest_is_current
 from pipeline.lib.markers import BuildMarker, DownloadMarker, PublishedMarker, VerifiedMarker
-from pipeline.lib.sources import SourceError, is_url, list_sources
-from pipeline.lib.warehouse import current_warehouse_version, dbt_project_fingerprint
+from pipeline.lib.sources import SourceError, SourceListing, is_url, list_sources
+from pipeline.lib.warehouse import dbt_project_fingerprint, warehouse_version
 
 # When this run began (Luigi's worker processes are forked from this one and share it).
 RUN_STARTED = time.time()
@@ -47,6 +49,30 @@ class StoredTarget(luigi.Target):
         from pipeline.lib import storage
 
         return storage.stat(self.path) is not None
+
+
+# The exports of each source, as this run first listed them.
+_listings: dict[str, SourceListing] = {}
+
+
+def exports_of(settings: Settings, source: str) -> SourceListing | None:
+    """The exports of ``source`` as this run first found them. A run works on those: an export that
+    lands while it runs is the next run's, and the run's tasks agree on the version they build, publish
+    and verify (Luigi's check after each task asks again). The task processes that Luigi forks inherit
+    the listing. None until a URL's download happened, and not kept then: it happens during the run."""
+    if source not in _listings:
+        listing = list_sources(source, settings.download_marker(source))
+        if listing is None:
+            return None
+        _listings[source] = listing
+    return _listings[source]
+
+
+def current_version(settings: Settings, source: str) -> str | None:
+    """The version the warehouse must have for ``source`` in this run; None while an export is not
+    converted (or changed since it was)."""
+    listing = exports_of(settings, source)
+    return warehouse_version(settings, None if listing is None else listing.exports)
 
 
 class FetchWorkbook(luigi.Task):
@@ -200,7 +226,7 @@ class BuildWarehouse(luigi.Task):
         settings = load_settings()
         if is_url(self.source):
             return [FetchWorkbook(url=self.source)]
-        exports = list_sources(self.source, settings.download_marker(self.source)).exports
+        exports = exports_of(settings, self.source).exports
         return [ConvertWorkbookToParquet(workbook=str(w)) for w in exports]
 
     def output(self):
@@ -222,14 +248,14 @@ class BuildWarehouse(luigi.Task):
             return False
         if not _refreshed(settings, marker.built_at if marker.mode == "full" else 0):
             return False
-        return marker.warehouse_version == current_warehouse_version(settings, self.source)
+        return marker.warehouse_version == current_version(settings, self.source)
 
     def run(self):
         from pipeline.lib import storage
-        from pipeline.lib.warehouse import build_warehouse, model_settings, plan_build
+        from pipeline.lib.warehouse import build_warehouse, model_settings, plan_build, version_of
 
         settings = load_settings()
-        listing = list_sources(self.source, settings.download_marker(self.source))
+        listing = exports_of(settings, self.source)
         workbooks = listing.exports
         # Downloaded workbooks are known only now: convert them as dynamic dependencies.
         yield [ConvertWorkbookToParquet(workbook=str(w)) for w in workbooks]
@@ -286,7 +312,9 @@ class BuildWarehouse(luigi.Task):
         # This run's conversions: the exports new to the warehouse or re-exported, not the history's.
         figures["convert_seconds"] = round(sum(manifests[n].seconds for n in plan.read), 2)
         BuildMarker(
-            warehouse_version=current_warehouse_version(settings, self.source),
+            # The version of what dbt read, not of the source now: an export may land, or be
+            # converted by another worker, while the build runs; the next run builds it in.
+            warehouse_version=version_of(settings, manifests, project),
             source=self.source,
             workbooks=[str(w) for w in workbooks],
             skipped_files=listing.skipped,
@@ -375,16 +403,22 @@ class PublishToPostgres(luigi.Task):
         return BuildWarehouse(source=self.source)
 
     def output(self):
-        return PublishedVersion(current_warehouse_version(load_settings(), self.source))
+        return PublishedVersion(current_version(load_settings(), self.source))
 
     def complete(self):
         settings = load_settings()
-        if settings.full_refresh:
-            # A full refresh rebuilds the version that is live already: copy all of it again, once.
-            marker = PublishedMarker.read(settings.published_marker)
-            if not (marker and _refreshed(settings, marker.published_at if marker.full_refresh else 0)):
-                return False
-        return super().complete()
+        marker = PublishedMarker.read(settings.published_marker)
+        version = current_version(settings, self.source)
+        # A full refresh rebuilds the version that is live already: copy all of it again, once.
+        refreshed = marker and _refreshed(settings, marker.published_at if marker.full_refresh else 0)
+        if settings.full_refresh and not refreshed:
+            return False
+        # The run's report reads this data directory's marker. When another data directory made the
+        # version live, the publish runs here too: it finds the version live, copies nothing, and
+        # records the live figures in the marker.
+        if marker is None or marker.warehouse_version != version:
+            return False
+        return PublishedVersion(version).exists()
 
     def run(self):
         from pipeline.lib.postgres import redact, retry_transient
@@ -452,7 +486,7 @@ class VerifyPostgres(luigi.Task):
     def complete(self):
         settings = load_settings()
         marker = VerifiedMarker.read(settings.verified_marker)
-        version = current_warehouse_version(settings, self.source)
+        version = current_version(settings, self.source)
         return (
             marker is not None
             and version is not None

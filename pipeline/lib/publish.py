@@ -178,7 +178,14 @@ def publish(request: PublishRequest) -> PublishResult:
             and live.warehouse_version == request.warehouse_version
             and not request.full_refresh
         ):
-            return PublishResult(live.version, _version_schema(live.version), {}, {}, {}, skipped=True)
+            # Nothing to copy: the figures are the live version's, as its ledger row recorded them.
+            rows, amounts = conn.execute(
+                f"select rows_per_table, amounts from {META_SCHEMA}.publish_ledger "
+                "where published_version = %s",
+                (live.version,),
+            ).fetchone()
+            schema = _version_schema(live.version)
+            return PublishResult(live.version, schema, rows, amounts, seconds, skipped=True)
 
         version = conn.execute(
             f"select coalesce(max(published_version), 0) + 1 from {META_SCHEMA}.publish_ledger"

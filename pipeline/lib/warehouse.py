@@ -44,7 +44,6 @@ from pipeline.lib.dbt import (
 )
 from pipeline.lib.faults import fault_point
 from pipeline.lib.manifest import MANIFEST_VERSION, LakeManifest, LakePaths, manifest_is_current
-from pipeline.lib.sources import list_sources
 from pipeline.lib.storage import dbt_env, install_httpfs, is_remote, name_of
 
 if TYPE_CHECKING:
@@ -69,41 +68,39 @@ def dbt_project_fingerprint(project_dir: Path) -> str:
 
 
 def warehouse_version(settings: Settings, workbooks: list[Path | str] | None) -> str | None:
-    """What the warehouse is built from, as a content address: the exports (name and sha256), the
-    conversion rules and format, the dbt project and the unknown-value limits (they decide whether a
-    build passes, so a changed limit checks the data again). The same exports give the same version in
-    any data directory, on any machine, so a version already live is not published again.
-
-    None while any export of the source is not converted (or changed since it was).
-    """
+    """The version of a warehouse built from ``workbooks`` now (``version_of``); None while any of them
+    is not converted (or changed since it was)."""
     if workbooks is None:
         return None
     lake = LakePaths(settings.lake_location)
     rules = settings.conversion_rules.as_dict()
+    manifests = {}
+    for workbook in workbooks:
+        manifest_path = lake.manifest_for(workbook)
+        if not manifest_is_current(manifest_path, workbook, rules):
+            return None
+        manifests[name_of(workbook)] = LakeManifest.read(manifest_path)
+    return version_of(settings, manifests, dbt_project_fingerprint(settings.dbt_project_dir))
+
+
+def version_of(settings: Settings, manifests: dict[str, LakeManifest], dbt_project: str) -> str:
+    """What the warehouse is built from, as a content address: the exports (name and sha256, from their
+    lake ``manifests`` by name), the conversion rules and format, the dbt project's fingerprint and the
+    unknown-value limits (they decide whether a build passes, so a changed limit checks the data again).
+    The same exports give the same version in any data directory, on any machine, so a version already
+    live is not published again."""
     inputs = {
-        "dbt_project": dbt_project_fingerprint(settings.dbt_project_dir),
+        "dbt_project": dbt_project,
         "unknown_limits": [
             settings.unknown_max_line_percent,
             settings.unknown_max_money_percent,
             settings.unknown_strict,
         ],
-        "exports": [],
+        "exports": [
+            [name, m.workbook_sha256, m.manifest_version, m.rules] for name, m in sorted(manifests.items())
+        ],
     }
-    for workbook in sorted(workbooks, key=name_of):
-        manifest_path = lake.manifest_for(workbook)
-        if not manifest_is_current(manifest_path, workbook, rules):
-            return None
-        manifest = LakeManifest.read(manifest_path)
-        inputs["exports"].append(
-            [name_of(workbook), manifest.workbook_sha256, manifest.manifest_version, manifest.rules]
-        )
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def current_warehouse_version(settings: Settings, source: str) -> str | None:
-    """The version the warehouse must have for ``source`` now; None while an export is not converted."""
-    listing = list_sources(source, settings.download_marker(source))
-    return warehouse_version(settings, None if listing is None else listing.exports)
 
 
 def model_settings(settings: Settings) -> dict:

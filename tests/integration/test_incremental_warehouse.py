@@ -10,7 +10,8 @@ publishes of what changed) to a full run of the same exports into a fresh data d
 
 Faults: a failing dbt test during an incremental build, and a SIGKILL before its rename and between
 its rename and the build marker, leave the previous warehouse (and marker) or a correct one, and the
-next run is correct.
+next run is correct. An export that lands while the warehouse builds waits for the next run; a second
+data directory with the same exports reports the live version's figures.
 """
 
 from __future__ import annotations
@@ -342,3 +343,65 @@ def test_incremental_runs_publish_what_a_full_refresh_publishes(tmp_path, run_pi
         for table in TABLES:
             assert got[table] == expected[table], f"{what}: analytics.{table} differs from a full run"
         shutil.rmtree(tmp_path / f"full-{i}")
+
+
+def live_version(dsn: str) -> tuple[int, str]:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        query = "select published_version, warehouse_version from pipeline_meta.publish_ledger"
+        return conn.execute(query + " where status = 'live'").fetchone()
+
+
+@pytest.mark.postgres
+def test_an_export_that_lands_while_the_warehouse_builds_waits_for_the_next_run(
+    tmp_path, run_pipeline, pg_dsn
+):
+    """The build marker names the version of the exports dbt read, not of the folder once dbt is done:
+    the run publishes what it built, and the next run builds the newcomer in."""
+    landing, data, at_swap = tmp_path / "landing", tmp_path / "data", tmp_path / "at-swap"
+    write_workbook(landing / "2011-02.xlsx", FEB_LINES)
+    env = {"PIPELINE_PG_DSN": pg_dsn}
+    proc = run_pipeline.paused("--source", str(landing), stage="warehouse_swapped", marker=at_swap,
+                               seconds=3, env=env)  # fmt: skip
+    try:
+        wait_until(at_swap.exists, 180, "the build reaching its swap", proc)
+        write_workbook(landing / "2011-03.xlsx", MAR_LINES)
+        output, _ = proc.communicate(timeout=180)
+    finally:
+        kill(proc)
+
+    assert proc.returncode == 0, output[-4000:]
+    built = marker(data)
+    assert built["exports"].keys() == {"2011-02.xlsx"}
+    assert live_version(pg_dsn)[1] == built["warehouse_version"]
+
+    again = run_pipeline("--source", str(landing), env=env)
+    assert again.returncode == 0, again.output[-4000:]
+    assert (marker(data)["mode"], marker(data)["added"]) == ("incremental", ["2011-03.xlsx"])
+    assert live_version(pg_dsn)[1] == marker(data)["warehouse_version"] != built["warehouse_version"]
+
+
+@pytest.mark.postgres
+def test_a_second_data_directory_with_the_same_exports_reports_the_live_figures(
+    tmp_path, run_pipeline, pg_dsn
+):
+    """The version is live already: the second data directory publishes nothing, and its report and
+    summary carry the live version's figures."""
+    landing = tmp_path / "landing"
+    write_workbook(landing / "2011-02.xlsx", FEB_LINES)
+    figures = []
+    for name in ("first", "second"):
+        data = tmp_path / name
+        env = {"PIPELINE_PG_DSN": pg_dsn, "PIPELINE_DATA_DIR": str(data)}
+        done = run_pipeline("--source", str(landing), env=env)
+        assert done.returncode == 0, f"{name}: {done.output[-4000:]}"
+        figures.append(json.loads((data / "reports" / "latest.json").read_text()))
+
+    first, second = figures
+    assert live_version(pg_dsn)[0] == first["published_version"] == second["published_version"] == 1
+    assert second["rows_per_stage"] == first["rows_per_stage"]
+    assert second["rows_per_stage"]["fct_sales"] > 0
+    assert second["fact_amount"] == first["fact_amount"] is not None
+    copied = read_marker(tmp_path / "second" / "warehouse" / "retail.published.json")["rows_copied"]
+    assert copied == {}
