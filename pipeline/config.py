@@ -272,7 +272,7 @@ def setting_sources() -> dict[str, str]:
     for f in fields(Settings):
         if f.metadata["env"] and os.environ.get(f.metadata["env"]):
             found[f.name] = f"env {f.metadata['env']}"
-        elif config.get("pipeline", f.name, fallback=""):
+        elif config.has_option("pipeline", f.name):  # given there, if only as empty
             found[f.name] = "luigi.cfg"
         else:
             found[f.name] = "default"

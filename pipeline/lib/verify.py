@@ -21,22 +21,37 @@ if TYPE_CHECKING:
     from pipeline.lib.dbt import ParseRequest
 
 
+# The DSN's parts that dbt/olap/profiles.yml gives dbt-postgres, each from its env var.
+_PROFILE_PARTS = {
+    "host": "PGHOST",
+    "port": "PGPORT",
+    "user": "PGUSER",
+    "dbname": "PGDATABASE",
+    "password": "DBT_ENV_SECRET_PGPASSWORD",
+}
+
+
 def parse_env(dsn: str, bi_role: str) -> dict[str, str]:
     """The env vars that dbt reads while it parses the project: the connection (profiles.yml) and the
-    BI role that the views are granted to (dbt_project.yml)."""
+    BI role that the views are granted to (empty: none); and the DSN's other libpq parameters (sslmode,
+    sslrootcert, ...) as the PG* variables that dbt-postgres's libpq reads for what it is not given.
+
+    What the DSN leaves out is what libpq gives the publish's connections: the PG* environment, then
+    its defaults. So dbt-postgres connects where, as whom and how the publish did."""
+    from psycopg import pq
     from psycopg.conninfo import conninfo_to_dict
 
-    parts = conninfo_to_dict(dsn)
-    return {
-        "PGHOST": str(parts.get("host", "localhost")),
-        "PGPORT": str(parts.get("port", 5432)),
-        "PGUSER": str(parts.get("user", "postgres")),
-        "PGDATABASE": str(parts.get("dbname", parts.get("user", "postgres"))),
-        "DBT_ENV_SECRET_PGPASSWORD": str(parts.get("password", "")),
-        # dbt/olap/profiles.yml passes it on as dbt-postgres's application_name.
-        "PGAPPNAME": APPLICATION_NAME,
-        "PIPELINE_BI_ROLE": bi_role or "analytics_reader",
-    }
+    stated = {keyword: str(value) for keyword, value in conninfo_to_dict(dsn).items()}
+    libpq = {option.keyword.decode(): option for option in pq.Conninfo.get_defaults()}
+    given = {k: o.val.decode() for k, o in libpq.items() if o.val is not None} | stated
+    env = {var: given.get(part, "") for part, var in _PROFILE_PARTS.items()}
+    env["PGDATABASE"] = env["PGDATABASE"] or env["PGUSER"]  # libpq's default database
+    for keyword, value in stated.items():
+        envvar = libpq[keyword].envvar if keyword in libpq else None
+        if keyword not in _PROFILE_PARTS and envvar:
+            env[envvar.decode()] = value
+    # dbt/olap/profiles.yml passes it on as dbt-postgres's application_name.
+    return env | {"PGAPPNAME": APPLICATION_NAME, "PIPELINE_BI_ROLE": bi_role}
 
 
 def parse_request(settings: Settings) -> ParseRequest:

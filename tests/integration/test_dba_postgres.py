@@ -11,7 +11,8 @@ import dba_postgres
 import psycopg
 import pytest
 from dba_postgres import ETL_PASSWORD, server_binaries
-from support import SMALL_ROWS, expected_from_workbook, kill, wait_until, write_workbook
+from psycopg.conninfo import conninfo_to_dict
+from support import REPO, SMALL_ROWS, expected_from_workbook, kill, wait_until, write_workbook
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -221,3 +222,31 @@ def test_a_server_back_within_the_retry_window_lets_the_same_run_succeed(
     assert proc.returncode == 0, output
     assert "publish try 1/3 failed" in output
     assert dba_server.sql("select status from pipeline_meta.publish_ledger", fresh_db) == [("live",)]
+
+
+def test_a_dsn_that_names_only_the_database_connects_everything_through_the_pg_environment(
+    dba_server, fresh_db, small_workbook, run_pipeline, tmp_path
+):
+    """libpq fills in what the DSN leaves out from PGHOST, PGPORT, PGUSER and PGPASSWORD, for the
+    publish and for dbt-postgres's verification alike; and with ``bi_role`` empty, nothing is granted."""
+    parts = conninfo_to_dict(fresh_db)
+    env = {
+        "PIPELINE_PG_DSN": f"dbname={parts['dbname']}",
+        "PGHOST": str(parts["host"]), "PGPORT": str(parts["port"]),
+        "PGUSER": str(parts["user"]), "PGPASSWORD": str(parts["password"]),
+    }  # fmt: skip
+
+    # README: "set [pipeline] bi_role = to publish without one".
+    cfg = tmp_path / "luigi.cfg"
+    cfg.write_text((REPO / "luigi.cfg").read_text().replace("[pipeline]\n", "[pipeline]\nbi_role =\n", 1))
+
+    run = run_pipeline("--source", str(small_workbook), env=env | {"LUIGI_CONFIG_PATH": str(cfg)})
+
+    assert run.returncode == 0, run.output[-4000:]
+    assert (tmp_path / "data" / "warehouse" / "retail.verified.json").exists()
+    granted = dba_server.sql(
+        "select count(*) from information_schema.role_table_grants "
+        "where grantee = 'analytics_reader' and table_schema = 'analytics'",
+        fresh_db,
+    )
+    assert granted == [(0,)]

@@ -1,4 +1,7 @@
 {#- One row per fct_sales line with the attributes BI users filter by, so a dashboard needs no joins. -#}
+{#- BI reads it through the pipeline's BI role ([pipeline] bi_role); with none configured, no grant. -#}
+{{ config(grants={'select': [env_var('PIPELINE_BI_ROLE', '')] | reject('equalto', '') | list}) }}
+
 with
 
 sales as (
