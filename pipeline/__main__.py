@@ -29,11 +29,12 @@ def main(argv: list[str] | None = None) -> int:
         print(settings.postgres_dsn())
         return 0
     if args.command == "restore-previous":
+        from pipeline.lib.postgres import PostgresUnavailable
         from pipeline.lib.publish import PublishError, restore_previous
 
         try:
             version = restore_previous(settings.postgres_dsn(), settings.publish_lock_timeout_ms)
-        except PublishError as err:
+        except (PublishError, PostgresUnavailable) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
         print(f"version {version} is live again", file=sys.stderr)

@@ -17,9 +17,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 # Besides every 5xx: timeout, too early, too many requests. Any other 4xx answers the same way again.
 RETRY_STATUS = {408, 425, 429}
@@ -114,22 +116,41 @@ def _fetch_once(url: str, tmp: Path, timeout: float, progress) -> tuple[str, int
 
     digest = hashlib.sha256()
     size = 0
-    with response, open(tmp, "wb") as out:
+    with response, _written(tmp, url) as out:
         length = response.headers.get("Content-Length")
         expected = int(length) if length and length.isdigit() else None
-        try:
-            while chunk := response.read(CHUNK):
-                out.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-                progress(size, expected)
-        except (ConnectionError, TimeoutError, OSError) as err:
-            raise _Transient(f"connection lost after {size} bytes: {err}") from err
+        while True:
+            try:
+                chunk = response.read(CHUNK)
+            except (ConnectionError, TimeoutError, OSError) as err:
+                raise _Transient(f"connection lost after {size} bytes: {err}") from err
+            if not chunk:
+                break
+            out.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+            progress(size, expected)
         if expected is not None and size != expected:
             raise _Transient(f"short body: {size} of {expected} bytes")
         out.flush()
         os.fsync(out.fileno())
     return digest.hexdigest(), size
+
+
+@contextmanager
+def _written(tmp: Path, url: str) -> Iterator[BinaryIO]:
+    """``tmp`` open for writing; a failed write (a full disk, a read-only or missing folder) is not the
+    network's, and another try would fail the same way: DownloadError at once, naming the folder."""
+    try:
+        with open(tmp, "wb") as out:
+            yield out
+    except OSError as err:
+        if isinstance(err, ConnectionError | TimeoutError):
+            raise
+        raise DownloadError(
+            f"could not write the download of {url} to {tmp.parent}: {err.strerror or err}. Free space "
+            f"there, or give the run another data directory (PIPELINE_DATA_DIR). {HOW_TO_SUPPLY_A_FILE}"
+        ) from err
 
 
 def download(

@@ -339,6 +339,8 @@ def restore_previous(dsn: str, lock_timeout_ms: int = 5000) -> int:
 
     The version being replaced is marked 'rolled_back'. The next pipeline run publishes anew.
     """
+    import psycopg
+
     with connect(dsn) as conn:
         take_publish_lock(conn)
         conn.execute(LEDGER_DDL)
@@ -381,18 +383,25 @@ def restore_previous(dsn: str, lock_timeout_ms: int = 5000) -> int:
             )
         desired = {t: {k: e["relation"] for k, e in ps.items()} for t, ps in previous_pieces.items()}
         current = {t: {k: e["relation"] for k, e in ps.items()} for t, ps in live.pieces.items()}
-        with conn.transaction():
-            conn.execute(f"set local lock_timeout = {int(lock_timeout_ms)}")
-            _swap_to(conn, shapes, desired, current)
-            conn.execute(
-                f"update {META_SCHEMA}.publish_ledger set status = 'rolled_back' "
-                "where published_version = %s",
-                (live.version,),
-            )
-            conn.execute(
-                f"update {META_SCHEMA}.publish_ledger set status = 'live' where published_version = %s",
-                (previous,),
-            )
+        try:
+            with conn.transaction():
+                conn.execute(f"set local lock_timeout = {int(lock_timeout_ms)}")
+                _swap_to(conn, shapes, desired, current)
+                conn.execute(
+                    f"update {META_SCHEMA}.publish_ledger set status = 'rolled_back' "
+                    "where published_version = %s",
+                    (live.version,),
+                )
+                conn.execute(
+                    f"update {META_SCHEMA}.publish_ledger set status = 'live' where published_version = %s",
+                    (previous,),
+                )
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
+            raise PublishError(
+                f"could not restore version {previous}: a reader held a lock on {LIVE_SCHEMA} for "
+                f"{lock_timeout_ms} ms; version {live.version} stays live. Try again when the query "
+                "ends (or raise [pipeline] publish_lock_timeout_ms)"
+            ) from None
         swapped_in = {
             table: sum(e["rows"] for key, e in ps.items() if current.get(table, {}).get(key) != e["relation"])
             for table, ps in previous_pieces.items()

@@ -609,3 +609,16 @@ def test_after_restore_previous_the_next_run_publishes_and_verifies_the_current_
         ledger = conn.execute("select status from pipeline_meta.publish_ledger order by published_version")
         statuses = [status for (status,) in ledger]
     assert statuses == ["superseded", "rolled_back", "live"]
+
+
+def test_a_restore_that_a_reader_blocks_ends_with_its_reason_and_changes_nothing(warehouses, pg_dsn):
+    a, b = warehouses
+    do_publish(a, pg_dsn)
+    do_publish(b, pg_dsn)
+    with psycopg.connect(pg_dsn) as reader:
+        reader.execute("select count(*) from analytics.fct_sales")  # its transaction holds the table
+        with pytest.raises(PublishError, match="a reader held a lock") as err:
+            restore_previous(pg_dsn, lock_timeout_ms=200)
+    assert "Try again when the query ends" in str(err.value)
+    assert live_state(pg_dsn) == (b.version, b.lines, b.total)
+    assert restore_previous(pg_dsn) == 1  # the reader gone, the same restore goes through

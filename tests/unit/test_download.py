@@ -129,3 +129,16 @@ def test_unreachable_host_names_the_way_out(tmp_path):
     with pytest.raises(DownloadError, match="PIPELINE_SOURCE"):
         download(f"http://127.0.0.1:{port}/x.zip", tmp_path / "x.zip", attempts=2, backoff=0.01,
                  show_progress=False)  # fmt: skip
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here (Linux has it)")
+def test_a_full_disk_is_not_retried_and_says_where(tmp_path):
+    # Writes to /dev/full fail with ENOSPC, as on a full disk; the download's partial file is a
+    # symlink to it (download() names it after its process).
+    dest = tmp_path / "online+retail.zip"
+    (tmp_path / f".{dest.name}.part-{os.getpid()}").symlink_to("/dev/full")
+    with serve_http(FAULTS["ok"], FAULTS["ok"]) as server, pytest.raises(DownloadError) as err:
+        fetch(server, dest)
+    assert server.requests == [PATH]  # no retry: another try would fill the same disk
+    assert "No space left on device" in str(err.value) and str(tmp_path) in str(err.value)
+    assert not dest.exists()
