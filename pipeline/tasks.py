@@ -14,6 +14,7 @@ asks for.
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import time
 import uuid
@@ -23,7 +24,7 @@ import luigi
 
 from pipeline.config import Settings, load_settings
 from pipeline.guards import check_postgres, check_store, hold_data_dir
-from pipeline.lib.dbt import parse_after_next_fork, parse_planned
+from pipeline.lib.dbt import parse_after_next_fork, parse_planned, process_ends_with_its_task
 from pipeline.lib.manifest import LakePaths, conversion_figures, manifest_is_current
 from pipeline.lib.markers import BuildMarker, DownloadMarker, PublishedMarker, VerifiedMarker
 from pipeline.lib.sources import SourceError, SourceListing, is_url, list_sources
@@ -552,6 +553,14 @@ class RunAll(luigi.Task):
         local_build(settings)  # the report reads the warehouse: this worker may not have built it
         figures = collect_figures(settings)
         print_summary(figures, write_report(settings, figures))
+
+
+@luigi.Task.event_handler(luigi.Event.START)
+def _task_started(task: luigi.Task) -> None:
+    """With more than one worker, Luigi forks a process for each task (its ``TaskProcess``), which ends
+    through ``os._exit`` once the task is done: what dbt leaves there is not worth collecting."""
+    if isinstance(multiprocessing.current_process(), luigi.worker.TaskProcess):
+        process_ends_with_its_task()
 
 
 @BuildWarehouse.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)

@@ -22,7 +22,6 @@ import gc
 import hashlib
 import importlib
 import json
-import multiprocessing
 import os
 import shutil
 import signal
@@ -361,8 +360,14 @@ def _handed_parse(
         try:
             target.mkdir(parents=True, exist_ok=True)
             os.link(manifest_json, taken)
-        except OSError:
+        except FileNotFoundError:
             changed.append("the parse's files")  # removed (its process ended, or swept as gone)
+        except OSError as err:
+            print(
+                f"dbt parses {project_dir} itself: cannot link its parse into {target}: {err}",
+                file=sys.stderr,
+            )
+            return None, None
         else:
             return manifest, taken
     what = ", ".join(dict.fromkeys(changed))
@@ -406,23 +411,27 @@ def _collector_paused() -> Iterator[None]:
     that walk everything it allocated (0.18 s after a build). Except in a task process that Luigi
     forked for this task (more than one worker): it runs one task and ends through ``os._exit``,
     which frees everything at once, so the invocation's objects are frozen there, out of the
-    collector's sight. Any other process, which may live on and invoke dbt again, collects them."""
+    collector's sight (``process_ends_with_its_task``). Any other process, which may live on and
+    invoke dbt again, collects them."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
-            if _in_luigi_task_process():
+            if _ends_with_its_task:
                 gc.freeze()
             gc.enable()
 
 
-def _in_luigi_task_process() -> bool:
-    """True in a process that Luigi's worker forked to run one task (its ``TaskProcess``)."""
-    from luigi.worker import TaskProcess
+_ends_with_its_task = False
 
-    return isinstance(multiprocessing.current_process(), TaskProcess)
+
+def process_ends_with_its_task() -> None:
+    """Say that this process runs one task and then ends through ``os._exit`` (the task layer says so
+    in the process that Luigi's worker forks for each task): what dbt leaves is frozen, not collected."""
+    global _ends_with_its_task
+    _ends_with_its_task = True
 
 
 def _release_connections() -> None:

@@ -159,6 +159,7 @@ def test_a_luigi_task_process_freezes_what_an_invocation_left_and_no_other_proce
         f"""
         import gc, json, multiprocessing
         import luigi
+        import pipeline.tasks  # noqa: F401 (the task layer marks the processes Luigi forks per task)
         from pipeline.lib.dbt import _collector_paused
 
         def invocation():
