@@ -83,13 +83,26 @@ def _normalised(name: object) -> str:
     return " ".join(str(name).split()).casefold() if name is not None else ""
 
 
-def _match_header(cells: list[object]) -> tuple[str, dict[int, str], str | None] | None:
+def _match_header(cells: list[object], where: str) -> tuple[str, dict[int, str], str | None] | None:
     """The format whose every column is among ``cells`` (case and spaces aside): its name, the cell
     index of each lake column, and a note when the cells differ from the format's own spelling or hold
-    other columns, which are not read."""
-    found = {_normalised(c): i for i, c in enumerate(cells) if _normalised(c)}
+    other columns, which are not read. A column the format reads that the header holds twice is a
+    SourceFormatError naming both (``where``: the file, and the sheet): which one holds it is unclear."""
+    normalised = [_normalised(c) for c in cells]
+    found: dict[str, int] = {}
+    for i, name in enumerate(normalised):
+        if name:
+            found.setdefault(name, i)
     for format_name, columns in FORMATS.items():
         if all(_normalised(name) in found for name in columns):
+            for name in columns:
+                at = [i + 1 for i, n in enumerate(normalised) if n == _normalised(name)]
+                if len(at) > 1:
+                    raise SourceFormatError(
+                        f"{where}: the header holds {name} {len(at)} times (columns "
+                        f"{', '.join(map(str, at))}), so which one to read is unclear. Remove or rename "
+                        "all but one, and run again."
+                    )
             positions = {found[_normalised(name)]: lake for name, lake in columns.items()}
             renamed = [
                 f"'{cells[i]}' as {name}"
@@ -138,9 +151,9 @@ def _looks_like_data_sheet(cells: list[object]) -> bool:
     return any(sum(_normalised(c) in found for c in cols) >= len(cols) // 2 for cols in FORMATS.values())
 
 
-def _find_header(rows: list[list[object]]) -> tuple[int, str, dict[int, str], str | None] | None:
+def _find_header(rows: list[list[object]], where: str) -> tuple[int, str, dict[int, str], str | None] | None:
     for index, cells in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        if (match := _match_header(cells)) is not None:
+        if (match := _match_header(cells, where)) is not None:
             return (index, *match)
     return None
 
@@ -279,7 +292,7 @@ def _read_sheet(
         skipped[name] = "the sheet is empty"
         return None
     top = [list(row) for row in frame.head(HEADER_SEARCH_ROWS).iter_rows()]
-    header = _find_header(top)
+    header = _find_header(top, f"{path}, sheet '{name}'")
     if header is None:
         first = next((r for r in top if any(c is not None for c in r)), [])
         broken = next((r for r in top if _looks_like_data_sheet(r)), None)
@@ -328,12 +341,38 @@ def _head_records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
     return [(reader.line_num, record) for record in itertools.islice(reader, HEADER_SEARCH_ROWS)]
 
 
+def _check_quoted_line_breaks(
+    path: Path, text: str, spans: list[tuple[int, int]], delimiter: str, width: int
+) -> None:
+    """A quoted field may hold a line break, but a quote left open swallows the lines after it into one
+    field: Python's csv reads on to the next quote, or to the end of the file, and those lines would be
+    lost without a word. A record whose field runs to the end of the file without its closing quote,
+    or whose quoted line breaks hold lines of the file (a line with the header's delimiters), is a
+    SourceFormatError naming its lines (``width``: the header's fields)."""
+    lines = io.StringIO(text, newline="").readlines()
+    for start, end in spans:
+        raw = lines[start - 1 : end]
+        try:
+            list(csv.reader(raw, delimiter=delimiter, strict=True))
+            unclosed = False
+        except csv.Error as err:
+            unclosed = "unexpected end of data" in str(err)
+        swallowed = [start + n for n, line in enumerate(raw[1:], 1) if line.count(delimiter) >= width - 1]
+        if unclosed or swallowed:
+            runs = f"to line {end}, the end of the file, never closed" if unclosed else f"to line {end}"
+            raise SourceFormatError(
+                f"{path}, line {start}: a quoted field opens on this line and runs {runs}, so lines "
+                f"{start + 1}-{end} would be read as its text. A quote is probably not closed on line "
+                f"{start}: fix or remove it, and run again."
+            )
+
+
 def _read_csv(path: Path) -> RawSource:
     text, encoding = _decode(path, path.read_bytes())
     found = None
     heads = {delimiter: _head_records(text, delimiter) for delimiter in CSV_DELIMITERS}
     for delimiter, head in heads.items():
-        if (header := _find_header([record for _, record in head])) is not None:
+        if (header := _find_header([record for _, record in head], str(path))) is not None:
             index = header[0]
             header_end = head[index][0]
             header_line = head[index - 1][0] + 1 if index else 1
@@ -367,11 +406,14 @@ def _read_csv(path: Path) -> RawSource:
         line_numbers.clear()
 
     previous_end = 0
+    spans: list[tuple[int, int]] = []  # the records that span lines: a quoted line break
     for record in reader:
         start = previous_end + 1  # a quoted field may span lines: a record starts after the last one
         previous_end = reader.line_num
         if previous_end <= header_end:  # title lines and the header
             continue
+        if previous_end > start:
+            spans.append((start, previous_end))
         if not any(cell.strip() for cell in record):
             record = []
         else:
@@ -388,6 +430,8 @@ def _read_csv(path: Path) -> RawSource:
         if len(line_numbers) == CSV_CHUNK_LINES:
             flush()
     flush()
+    if spans:
+        _check_quoted_line_breaks(path, text, spans, delimiter, width)
     del text
     # Blank lines at the very end are no lines of data; blank lines between lines stay (as blank_row).
     frame = pl.concat(chunks).filter(pl.col("source_row") <= last_data_line)

@@ -107,6 +107,31 @@ def test_csv_line_numbers_count_quoted_line_breaks_and_blank_lines(tmp_path):
     assert got.rejects.select("source_row", "reason_code").rows() == [(5, "blank_row")]
 
 
+def test_a_quote_left_open_to_the_end_of_the_file_is_named_not_read_as_one_field(tmp_path):
+    # Python's csv reads a field whose quote is not closed on to the end of the file: three lines
+    # would have become one line's country.
+    broken = CSV_LINES[0].replace(",United Kingdom", ',"United Kingdom')
+    book = write_csv(tmp_path / "open.csv", [CSV_LINES[0], broken, CSV_LINES[2], CSV_LINES[0]])
+    with pytest.raises(ConversionError, match=r"open.csv, line 3: a quoted field opens on this line "
+                       r"and runs to line 5, the end of the file, never closed"):  # fmt: skip
+        read_export(book, "sha")
+
+
+def test_lines_taken_in_between_two_stray_quotes_are_named(tmp_path):
+    opens = CSV_LINES[0].replace(",United Kingdom", ',"United Kingdom')
+    closes = CSV_LINES[2].replace(",United Kingdom", ',United Kingdom"')
+    book = write_csv(tmp_path / "stray.csv", [opens, CSV_LINES[0], closes, CSV_LINES[2]])
+    with pytest.raises(ConversionError, match=r"stray.csv, line 2: .* runs to line 4, so lines 3-4"):
+        read_export(book, "sha")
+
+
+def test_a_column_the_header_holds_twice_is_named(tmp_path):
+    book = write_csv(tmp_path / "twice.csv", [CSV_LINES[0] + ",France"], header=CSV_HEADER + ",Country")
+    named = r"twice.csv: the header holds Country 2 times \(columns 8, 9\)"
+    with pytest.raises(ConversionError, match=named):
+        read_export(book, "sha")
+
+
 def test_csv_with_a_ragged_line_names_the_line(tmp_path):
     book = write_csv(tmp_path / "ragged.csv", [CSV_LINES[0], CSV_LINES[2] + ",extra,values"])
     with pytest.raises(ConversionError, match=r"ragged.csv, line 3: 10 fields where the header has 8"):
