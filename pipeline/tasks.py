@@ -27,7 +27,13 @@ from pipeline.guards import check_postgres, check_store, hold_data_dir
 from pipeline.lib.dbt import parse_after_next_fork, parse_planned, process_ends_with_its_task
 from pipeline.lib.manifest import LakePaths, conversion_figures, manifest_is_current
 from pipeline.lib.markers import BuildMarker, DownloadMarker, PublishedMarker, VerifiedMarker
-from pipeline.lib.sources import SourceError, SourceListing, is_url, list_sources
+from pipeline.lib.sources import (
+    SourceError,
+    SourceListing,
+    is_url,
+    list_sources,
+    refuse_identical_exports,
+)
 from pipeline.lib.warehouse import dbt_project_fingerprint, warehouse_version
 
 # When this run began (Luigi's worker processes are forked from this one and share it).
@@ -158,8 +164,11 @@ class ConvertWorkbookToParquet(luigi.Task):
         return StoredTarget(LakePaths(load_settings().lake_location).manifest_for(self._workbook()))
 
     def complete(self):
-        rules = load_settings().conversion_rules.as_dict()
-        return manifest_is_current(self.output().path, self._workbook(), rules)
+        settings = load_settings()
+        rules = settings.conversion_rules.as_dict()
+        # A full refresh trusts no modification time: each export's checksum is compared.
+        trust_mtime = not settings.full_refresh
+        return manifest_is_current(self.output().path, self._workbook(), rules, trust_mtime=trust_mtime)
 
     def run(self):
         import tempfile
@@ -263,6 +272,8 @@ class BuildWarehouse(luigi.Task):
 
         lake = LakePaths(settings.lake_location)
         manifests = {storage.name_of(w): lake.read_manifest(w) for w in workbooks}
+        exports = {name: m.workbook_sha256 for name, m in manifests.items()}
+        refuse_identical_exports(exports)
         # The plan compares this worker's own warehouse file with its own marker: a consistent pair
         # (with a shared warehouse location, another worker's build is a full build here).
         previous = BuildMarker.read(settings.build_marker)
@@ -271,7 +282,7 @@ class BuildWarehouse(luigi.Task):
         plan = plan_build(
             previous,
             warehouse_exists=settings.warehouse_path.exists(),
-            exports={name: m.workbook_sha256 for name, m in manifests.items()},
+            exports=exports,
             dbt_project=project,
             settings=shaping,
             full_refresh=settings.full_refresh,
@@ -321,7 +332,7 @@ class BuildWarehouse(luigi.Task):
             skipped_files=listing.skipped,
             unknown_values=unknown_values,
             dbt=result,
-            exports={name: m.workbook_sha256 for name, m in manifests.items()},
+            exports=exports,
             export_rows={name: m.source_rows for name, m in manifests.items()},
             export_months=months,
             dbt_project=project,

@@ -122,13 +122,17 @@ class LakeManifest(Marker):
         return [rel for rel in self.files if rel.startswith(f"{folder}/")]
 
 
-def manifest_is_current(path: Path | str, workbook: Path | str, rules: dict[str, str]) -> bool:
+def manifest_is_current(
+    path: Path | str, workbook: Path | str, rules: dict[str, str], *, trust_mtime: bool = True
+) -> bool:
     """True when the manifest at ``path`` describes this very workbook, converted under these ``rules``
     (``ConversionRules.as_dict()``), and every file it lists is in place with the size it recorded.
 
     Size and mtime stand in for the workbook's checksum so that a no-op run stays fast; a touched but
-    unchanged workbook is re-hashed and still counts as converted. On S3 the files' sizes come from one
-    listing per top folder of the lake (storage.S3Store.sizes), not one request per file.
+    unchanged workbook is re-hashed and still counts as converted. With ``trust_mtime`` False (a full
+    refresh) the checksum is always compared: a file replaced with the same size and mtime is found
+    too. On S3 the files' sizes come from one listing per top folder of the lake
+    (storage.S3Store.sizes), not one request per file.
     """
     manifest = LakeManifest.read(path)
     if manifest is None or manifest.rules != rules:
@@ -140,7 +144,7 @@ def manifest_is_current(path: Path | str, workbook: Path | str, rules: dict[str,
     got = storage.stat(workbook)
     if got is None or got.size != manifest.workbook_bytes:
         return False
-    if got.mtime_ns == manifest.workbook_mtime_ns:
+    if trust_mtime and got.mtime_ns == manifest.workbook_mtime_ns:
         return True
     return storage.sha256_of(workbook) == manifest.workbook_sha256
 

@@ -23,6 +23,21 @@ class SourceError(ValueError):
     """The source as a whole cannot be used (no export in a folder, two exports with one lake name)."""
 
 
+def refuse_identical_exports(sha256_by_export: dict[str, str]) -> None:
+    """Exports with the same bytes under two names (a copy) cannot both be built: a line's key is made
+    of its export's sha256 and its row, so the copy's lines would take the original's keys. A
+    SourceError names them."""
+    names_by_sha256: dict[str, list[str]] = {}
+    for name, sha256 in sorted(sha256_by_export.items()):
+        names_by_sha256.setdefault(sha256, []).append(name)
+    for sha256, names in names_by_sha256.items():
+        if len(names) > 1:
+            raise SourceError(
+                f"{' and '.join(names)} are the same file (sha256 {sha256[:12]}...): their lines would "
+                "count twice. Keep one of them in the landing folder, and run again."
+            )
+
+
 @dataclass
 class SourceListing:
     exports: list[Path | str]  # local files, or s3:// URLs

@@ -11,7 +11,8 @@ publishes of what changed) to a full run of the same exports into a fresh data d
 Faults: a failing dbt test during an incremental build, and a SIGKILL before its rename and between
 its rename and the build marker, leave the previous warehouse (and marker) or a correct one, and the
 next run is correct. An export that lands while the warehouse builds waits for the next run; a second
-data directory with the same exports reports the live version's figures.
+data directory with the same exports reports the live version's figures; a byte-identical copy of an
+export is refused with both names; a full refresh finds an export replaced with the same size and time.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -405,3 +408,36 @@ def test_a_second_data_directory_with_the_same_exports_reports_the_live_figures(
     assert second["fact_amount"] == first["fact_amount"] is not None
     copied = read_marker(tmp_path / "second" / "warehouse" / "retail.published.json")["rows_copied"]
     assert copied == {}
+
+
+def test_a_copy_of_an_export_under_another_name_is_named_and_nothing_is_built(tmp_path, run_pipeline):
+    landing, data = tmp_path / "landing", tmp_path / "data"
+    write_workbook(landing / "2011-02.xlsx", FEB_LINES)
+    shutil.copyfile(landing / "2011-02.xlsx", landing / "2011-02 (copy).xlsx")
+
+    copied = build(run_pipeline, landing, data)
+
+    assert copied.returncode == 30, copied.output[-4000:]
+    assert "2011-02 (copy).xlsx and 2011-02.xlsx are the same file" in copied.output
+    assert not (data / "warehouse" / "retail.duckdb").exists()
+    (landing / "2011-02 (copy).xlsx").unlink()
+    assert build(run_pipeline, landing, data).returncode == 0
+
+
+def test_a_full_refresh_finds_an_export_replaced_with_the_same_size_and_time(tmp_path, run_pipeline):
+    landing, data = tmp_path / "landing", tmp_path / "data"
+    export = landing / "2011-02.csv"
+    landing.mkdir()
+    header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+    text = f"{header}\n540001,22728,ALARM CLOCK,4,2/17/2011 11:00,3.75,12583,France\n"
+    export.write_text(text)
+    stamp = export.stat().st_mtime_ns
+    assert build(run_pipeline, landing, data).returncode == 0
+
+    export.write_text(text.replace("3.75", "3.85"))  # corrected, as long, and dated as before
+    os.utime(export, ns=(stamp, stamp))
+    refreshed = build(run_pipeline, landing, data, "--pipeline-full-refresh", "true")
+
+    assert refreshed.returncode == 0, refreshed.output[-4000:]
+    with duckdb.connect(str(data / "warehouse" / "retail.duckdb"), read_only=True) as con:
+        assert con.execute("select unit_price from fct_sales").fetchall() == [(Decimal("3.85"),)]
