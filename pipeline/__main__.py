@@ -33,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline.lib.publish import PublishError, restore_previous
 
         try:
-            version = restore_previous(settings.postgres_dsn(), settings.publish_lock_timeout_ms)
+            version = restore_previous(
+                settings.postgres_dsn(),
+                settings.publish_lock_timeout_ms,
+                settings.publish_turn_wait_seconds,
+            )
         except (PublishError, PostgresUnavailable) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1

@@ -90,6 +90,11 @@ class Settings:
         "lock_timeout of each go-live try: readers queued behind a go-live that waits for a long query "
         "wait at most this long (then the go-live tries again later)",
     )
+    publish_turn_wait_seconds: int = setting(
+        1800,
+        "How long a publish, a restore or dbt-postgres's view build waits for the database's publish "
+        "turn while another pipeline holds it (then it fails, naming the session that holds it)",
+    )
     dbt_project_dir: Path = setting(
         WAREHOUSE_PROJECT_DIR,
         "The dbt-duckdb project that builds the warehouse",

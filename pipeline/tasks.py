@@ -454,6 +454,7 @@ class PublishToPostgres(luigi.Task):
             unknown_values=build.unknown_values,
             bi_role=settings.bi_role,
             lock_timeout_ms=settings.publish_lock_timeout_ms,
+            turn_wait_seconds=settings.publish_turn_wait_seconds,
             # A full refresh asked for copies every month too, not only those whose fingerprint changed.
             full_refresh=settings.full_refresh,
         )
@@ -523,6 +524,7 @@ class VerifyPostgres(luigi.Task):
             work_dir=settings.dbt_olap_work_dir,
             expected_source_rows=build.source_rows,
             bi_role=settings.bi_role,
+            turn_wait_seconds=settings.publish_turn_wait_seconds,
         )
         VerifiedMarker(
             warehouse_version=build.warehouse_version,

@@ -165,9 +165,40 @@ def retry_transient(work, *, attempts: int = 3, delays: tuple[float, ...] = (5, 
 _PUBLISH_LOCK_KEY = "hashtext('online_retail.publish')"
 
 
-def take_publish_lock(conn) -> None:
-    """Wait for, and hold until ``conn`` closes or ``release_publish_lock``, the database's publish turn."""
-    conn.execute(f"select pg_advisory_lock({_PUBLISH_LOCK_KEY})")
+def take_publish_lock(conn, wait_seconds: float) -> None:
+    """Wait for, and hold until ``conn`` closes or ``release_publish_lock``, the database's publish turn.
+    Another session's turn is waited for at most ``wait_seconds`` (``[pipeline]
+    publish_turn_wait_seconds``), said once; held longer (another pipeline's publish that hangs), it is
+    a PostgresUnavailable naming the session, not retried: the same session would hold it again."""
+    import sys
+
+    import psycopg
+
+    if conn.execute(f"select pg_try_advisory_lock({_PUBLISH_LOCK_KEY})").fetchone()[0]:
+        return
+    holder = conn.execute(
+        "select coalesce(max(l.pid)::text, 'gone') from pg_locks l where l.locktype = 'advisory' "
+        f"and l.granted and l.objsubid = 1 and l.objid::text::bigint = ({_PUBLISH_LOCK_KEY})::bigint "
+        "& 4294967295"
+    ).fetchone()[0]
+    print(
+        f"waiting for the database's publish turn: the session with pid {holder} holds it "
+        f"(another pipeline's publish); waiting at most {wait_seconds:g} s",
+        file=sys.stderr,
+    )
+    conn.execute(f"set lock_timeout = {int(wait_seconds * 1000)}")
+    try:
+        conn.execute(f"select pg_advisory_lock({_PUBLISH_LOCK_KEY})")
+    except psycopg.errors.LockNotAvailable:
+        raise PostgresUnavailable(
+            f"the database's publish turn was held for more than {wait_seconds:g} s by the session with "
+            f"pid {holder} (another pipeline's publish, restore or verification; see pg_stat_activity). "
+            "Let it end, or end it with SELECT pg_cancel_backend(<pid>), and run again; "
+            "[pipeline] publish_turn_wait_seconds sets the wait",
+            retryable=False,
+        ) from None
+    finally:
+        conn.execute("reset lock_timeout")
 
 
 def release_publish_lock(conn) -> None:

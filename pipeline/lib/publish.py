@@ -132,6 +132,7 @@ class PublishRequest:
     bi_role: str = ""
     folders: tuple[str, ...] = PUBLISHED_FOLDERS
     lock_timeout_ms: int = 5000
+    turn_wait_seconds: float = 1800
     go_live_attempts: int = 8
     max_connections: int = 4
     full_refresh: bool = False  # copy every piece, whatever the live fingerprints say
@@ -169,7 +170,7 @@ def publish(request: PublishRequest) -> PublishResult:
     ):
         # One publisher at a time per database; a second one waits here. The ledger's DDL comes
         # after: "create ... if not exists" run by two sessions at once can collide in the catalog.
-        take_publish_lock(conn)
+        take_publish_lock(conn, request.turn_wait_seconds)
         conn.execute(LEDGER_DDL)
         live = _live_version(conn)
         if (
@@ -334,7 +335,7 @@ def _go_live(conn, specs, shapes, pieces, live, rebuild, request: PublishRequest
     raise AssertionError("unreachable")
 
 
-def restore_previous(dsn: str, lock_timeout_ms: int = 5000) -> int:
+def restore_previous(dsn: str, lock_timeout_ms: int = 5000, turn_wait_seconds: float = 1800) -> int:
     """Make the previously live version live again; return its number.
 
     The version being replaced is marked 'rolled_back'. The next pipeline run publishes anew.
@@ -342,7 +343,7 @@ def restore_previous(dsn: str, lock_timeout_ms: int = 5000) -> int:
     import psycopg
 
     with connect(dsn) as conn:
-        take_publish_lock(conn)
+        take_publish_lock(conn, turn_wait_seconds)
         conn.execute(LEDGER_DDL)
         live = _live_version(conn)
         if not live:

@@ -70,6 +70,7 @@ def verify_with_dbt_postgres(
     work_dir: Path,
     expected_source_rows: int,
     bi_role: str,
+    turn_wait_seconds: float,
 ) -> dict:
     """``dbt build`` of the PostgreSQL-side project: tests on the live tables, then the BI views.
 
@@ -87,6 +88,6 @@ def verify_with_dbt_postgres(
     started = time.monotonic()
     # Its view builds replace analytics.sales_enriched: take the database's publish turn, as publishes do.
     with connect(dsn) as conn:
-        take_publish_lock(conn)
+        take_publish_lock(conn, turn_wait_seconds)
         run_dbt(["build"], project_dir=project_dir, work_dir=work_dir, env=env, write_json=False)
     return {"seconds": round(time.monotonic() - started, 2), "dbt_results": count_results(work_dir)}

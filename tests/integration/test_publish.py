@@ -622,3 +622,19 @@ def test_a_restore_that_a_reader_blocks_ends_with_its_reason_and_changes_nothing
     assert "Try again when the query ends" in str(err.value)
     assert live_state(pg_dsn) == (b.version, b.lines, b.total)
     assert restore_previous(pg_dsn) == 1  # the reader gone, the same restore goes through
+
+
+def test_a_publish_turn_held_too_long_ends_the_publish_and_names_who_holds_it(warehouses, pg_dsn, capfd):
+    a, _ = warehouses
+    with psycopg.connect(pg_dsn, autocommit=True) as other:
+        # Another pipeline's publish that hangs, holding the database's publish turn.
+        other.execute("select pg_advisory_lock(hashtext('online_retail.publish'))")
+        holder = other.info.backend_pid
+        named = f"held for more than 1 s by the session with pid {holder}"
+        started = time.monotonic()
+        with pytest.raises(PostgresUnavailable, match=named):
+            do_publish(a, pg_dsn, turn_wait_seconds=1)
+        assert time.monotonic() - started < 10
+    waited = f"waiting for the database's publish turn: the session with pid {holder} holds it"
+    assert waited in capfd.readouterr().err
+    assert do_publish(a, pg_dsn).published_version == 1  # the turn free again, the publish goes on
