@@ -71,11 +71,12 @@ def redact(dsn: str) -> str:
 
 
 def scrub(text: str, dsn: str) -> str:
-    """``text`` without the DSN's password, wherever a library quoted it."""
+    """``text`` without the DSN's password, wherever a library quoted it: as a word of its own, so that a
+    short password inside a word ("x" of "expired") neither garbles the message nor shows what it is."""
     text = text.replace(dsn, redact(dsn))
     password = _password(dsn)
     if password:
-        text = text.replace(password, "***")
+        text = re.sub(rf"(?<!\w){re.escape(password)}(?!\w)", "***", text)
     return _KEYWORD_PASSWORD.sub(r"\1***", text)
 
 

@@ -28,6 +28,14 @@ def test_redact_hides_every_form_of_password(dsn, shown):
     assert "s3" not in scrub(f"error while using {dsn}: s3cret rejected", dsn).replace("s3cret", "")
 
 
+def test_a_short_password_is_hidden_where_it_stands_alone_and_nowhere_else():
+    dsn = "postgresql://etl:x@db.example/retail"
+    assert scrub("connection timeout expired", dsn) == "connection timeout expired"
+    assert scrub("login etl:x@db.example refused; password x is wrong", dsn) == (
+        "login etl:***@db.example refused; password *** is wrong"
+    )
+
+
 def failure(dsn: str):
     try:
         psycopg.connect(dsn, connect_timeout=3)
