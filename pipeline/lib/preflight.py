@@ -73,7 +73,9 @@ def preflight(dsn: str, bi_role: str) -> Preflight:
                 and conn.execute("select 1 from pg_roles where rolname = %s", (bi_role,)).fetchone()
                 is not None
             )
-            live = live_version(conn)
+            # The ledger is read only where it may be: a schema of another owner is named below.
+            readable = not foreign or superuser
+            live = live_version(conn) if readable else None
         except psycopg.Error as err:
             raise describe_failure(err, dsn, "query") from None
     missing = []

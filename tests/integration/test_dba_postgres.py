@@ -10,7 +10,7 @@ import time
 import dba_postgres
 import psycopg
 import pytest
-from dba_postgres import ETL_PASSWORD, server_binaries
+from dba_postgres import ETL_PASSWORD, SUPERUSER, SUPERUSER_PASSWORD, server_binaries
 from psycopg.conninfo import conninfo_to_dict
 from support import REPO, SMALL_ROWS, expected_from_workbook, kill, wait_until, write_workbook
 
@@ -250,3 +250,21 @@ def test_a_dsn_that_names_only_the_database_connects_everything_through_the_pg_e
         fresh_db,
     )
     assert granted == [(0,)]
+
+
+def test_a_ledger_schema_of_another_owner_is_named_with_the_sql_to_run(
+    dba_server, fresh_db, small_workbook, run_pipeline, tmp_path
+):
+    # Made by the DBA, who grants etl nothing in it: etl may not even look in.
+    as_dba = dba_server.dsn(SUPERUSER, SUPERUSER_PASSWORD, conninfo_to_dict(fresh_db)["dbname"])
+    dba_server.sql("create schema pipeline_meta", as_dba)
+    dba_server.sql("create table pipeline_meta.publish_ledger (x int)", as_dba)
+
+    run, seconds = timed(run_pipeline, "--source", str(small_workbook), env={"PIPELINE_PG_DSN": fresh_db})
+
+    assert run.returncode == 35 and seconds < FAIL_FAST_SECONDS, (seconds, run.output)
+    assert (
+        "schema pipeline_meta belongs to" in run.output
+        and "ALTER SCHEMA pipeline_meta OWNER TO etl;" in run.output
+    )
+    assert not (tmp_path / "data" / "lake").exists()
