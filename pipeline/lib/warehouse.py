@@ -322,13 +322,11 @@ def build_warehouse(
         )
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     building = building_path(warehouse_path)
+    building_files = (building, building.with_name(building.name + ".wal"))
     # A build killed before its rename leaves its building file: never build on top of it.
-    building.unlink(missing_ok=True)
-    building.with_name(building.name + ".wal").unlink(missing_ok=True)
+    for left in building_files:
+        left.unlink(missing_ok=True)
     started = time.monotonic()
-    if plan.mode == "incremental":
-        # dbt changes the copy; the live file stays as it was until the rename, whatever happens.
-        shutil.copyfile(warehouse_path, building)
     if is_remote(lake_location):
         install_httpfs()
     unit_tests = UnitTestRecord(project_dir, plan.mode)
@@ -337,6 +335,9 @@ def build_warehouse(
     if passed_before:
         args += ["--exclude-resource-type", "unit_test"]
     try:
+        if plan.mode == "incremental":
+            # dbt changes the copy; the live file stays as it was until the rename, whatever happens.
+            shutil.copyfile(warehouse_path, building)
         run_dbt(
             args,
             project_dir=project_dir,
@@ -370,8 +371,15 @@ def build_warehouse(
         # dbt says only "Got N results": name what the failing and warning tests found.
         found = format_test_rows(rows_of_failing_tests(work_dir, building, str(lake_location)))
         raise DbtBuildError((f"{found}\n\n" if found else "") + f"{err}\n{kept}") from None
+    except OSError as err:  # a full disk, a file size limit: no retry heals it
+        raise DbtBuildError(
+            f"could not write the warehouse build in {building.parent}: {err.strerror or err}. Free "
+            f"space there, or give the run another data directory (PIPELINE_DATA_DIR), and run again. "
+            f"{kept}"
+        ) from err
     finally:
-        building.unlink(missing_ok=True)
+        for left in building_files:
+            left.unlink(missing_ok=True)
     if warnings:
         print(format_test_rows(warnings), file=sys.stderr)
     results = count_results(work_dir)

@@ -12,7 +12,9 @@ Faults: a failing dbt test during an incremental build, and a SIGKILL before its
 its rename and the build marker, leave the previous warehouse (and marker) or a correct one, and the
 next run is correct. An export that lands while the warehouse builds waits for the next run; a second
 data directory with the same exports reports the live version's figures; a byte-identical copy of an
-export is refused with both names; a full refresh finds an export replaced with the same size and time.
+export is refused with both names; a full refresh finds an export replaced with the same size and time;
+a build that cannot write (a file size limit standing in for a full disk) says where, and leaves the
+warehouse and no partial file.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import datetime as dt
 import hashlib
 import json
 import os
+import resource
 import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -441,3 +445,30 @@ def test_a_full_refresh_finds_an_export_replaced_with_the_same_size_and_time(tmp
     assert refreshed.returncode == 0, refreshed.output[-4000:]
     with duckdb.connect(str(data / "warehouse" / "retail.duckdb"), read_only=True) as con:
         assert con.execute("select unit_price from fct_sales").fetchall() == [(Decimal("3.85"),)]
+
+
+def test_a_build_that_cannot_write_says_where_and_leaves_the_warehouse_and_no_partial_file(
+    tmp_path, run_pipeline
+):
+    landing, data = tmp_path / "landing", tmp_path / "data"
+    write_workbook(landing / "2011-02.xlsx", FEB_LINES)
+    assert build(run_pipeline, landing, data).returncode == 0
+    warehouse = data / "warehouse" / "retail.duckdb"
+    before = file_sha(warehouse)
+    write_workbook(landing / "2011-03.xlsx", MAR_LINES)
+
+    # A file size limit below the warehouse's: its copy for the incremental build fails as on a full
+    # disk (Python ignores SIGXFSZ, so the write fails with EFBIG instead of killing the process).
+    limit = warehouse.stat().st_size // 2
+    command = run_pipeline.command("--source", str(landing), task="BuildWarehouse")
+    full = subprocess.run(
+        command, env=run_pipeline.env, cwd=run_pipeline.cwd, capture_output=True, text=True, timeout=600,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)),
+    )  # fmt: skip
+
+    output = full.stdout + full.stderr
+    assert full.returncode == 30, output[-4000:]
+    assert f"could not write the warehouse build in {warehouse.parent}: File too large" in output
+    assert "still holds the last good build" in output
+    assert file_sha(warehouse) == before
+    assert sorted(p.name for p in warehouse.parent.glob("retail.building*")) == []
