@@ -16,6 +16,7 @@ import csv
 import difflib
 import io
 import itertools
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -319,12 +320,32 @@ def _read_sheet(
 # --- CSV -------------------------------------------------------------------------------------------
 
 
+# A character that UTF-8 writes as two to four bytes.
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _line_at(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
 def _decode(path: Path, data: bytes) -> tuple[str, str]:
+    """The text of a CSV export and its encoding: UTF-8 (with or without BOM), else Windows-1252; a
+    file with both (UTF-8 text and bytes that are not UTF-8) is a SourceFormatError naming a line of
+    each."""
     bom = data.startswith(codecs.BOM_UTF8)
     try:
         return data[len(codecs.BOM_UTF8) if bom else 0 :].decode("utf-8"), "utf-8-sig" if bom else "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as err:
+        not_utf8 = err.start + (len(codecs.BOM_UTF8) if bom else 0)
+    if (utf8 := _UTF8_MULTIBYTE.search(data, len(codecs.BOM_UTF8) if bom else 0)) is not None:
+        # Read as Windows-1252, the file's UTF-8 text would turn into other characters (£ into Â£).
+        raise SourceFormatError(
+            f"{path}: mixed text encodings: line {_line_at(data, not_utf8)} holds the byte "
+            f"{data[not_utf8]:#04x}, which is not UTF-8, and line {_line_at(data, utf8.start())} holds "
+            f"UTF-8 text ({data[utf8.start() : utf8.end()].decode(errors='replace')!r}). Save the file as "
+            "'CSV UTF-8' "
+            "and run again."
+        )
     try:
         # Excel's "CSV" on Western Windows writes cp1252.
         return data.decode("cp1252"), "cp1252"

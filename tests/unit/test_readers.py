@@ -47,6 +47,17 @@ def test_csv_in_the_encodings_excel_writes(tmp_path, encoding):
     assert got.lines["customer_id"].to_list() == [17850, 17850, 14527, None]
 
 
+def test_a_csv_with_utf8_text_and_a_byte_that_is_not_is_named_not_read_as_windows_1252(tmp_path):
+    # Read as Windows-1252, the £ that UTF-8 writes as two bytes would become Â£ on every line.
+    lines = [CSV_LINES[0].replace("WHITE HANGING", "£5 HANGING"), CSV_LINES[2]]
+    data = "\n".join([CSV_HEADER, *lines, ""]).encode("utf-8").replace(b"Discount", b"Discount \xa3")
+    book = tmp_path / "mixed.csv"
+    book.write_bytes(data)
+    named = r"mixed.csv: mixed text encodings: line 3 holds the byte 0xa3, .* line 2 holds UTF-8 text \('£'\)"
+    with pytest.raises(ConversionError, match=named):
+        read_export(book, "sha")
+
+
 def test_semicolon_csv_with_decimal_commas_title_lines_and_a_lower_case_header(tmp_path):
     lines = ["Sales export;;;", "generated 2011-01-01;;", ""]
     header = "invoice;stockcode;description;quantity;invoicedate;price;customer id;country"
