@@ -7,7 +7,7 @@ Each task's output counts as complete only when the work is whole: files are ren
 a manifest, marker or ledger row is written last. Heavy libraries are imported in ``run()``, so a no-op
 run stays fast and tasks stay picklable for ``--workers N``. The one exception is dbt: when a dbt task
 is to run, the scheduling process imports it and parses the projects after forking its first task
-(``_dbt_will_run``). The only connections outside ``run()`` are the quick questions of scheduling:
+(``_plan_dbt_parse``). The only connections outside ``run()`` are the quick questions of scheduling:
 RunAll's pre-run checks (``pipeline/guards.py``) and the ledger's live version that PublishedVersion
 asks for.
 """
@@ -578,7 +578,7 @@ def _task_started(task: luigi.Task) -> None:
 
 @BuildWarehouse.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
 @VerifyPostgres.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
-def _dbt_will_run(task: luigi.Task, dependency: luigi.Task) -> None:
+def _plan_dbt_parse(task: luigi.Task, dependency: luigi.Task) -> None:
     """Luigi fires this while it schedules a dbt task that is not done, in its scheduling process, once
     per dependency. When a task it depends on is still to run too, that task is forked first, and dbt
     is imported and the task's project parsed in this process meanwhile, for the task processes forked

@@ -157,7 +157,7 @@ _INVOCATION = threading.Lock()
 # What a dbt invocation imports: the CLI, the build task's modules and the two adapters.
 _DBT_MODULES = ("dbt.cli.main", "dbt.task.build", "dbt.adapters.duckdb", "dbt.adapters.postgres")
 _preparer: int | None = None  # the pid of the process that prepares dbt after its next fork
-_imported = False
+_import_tried = False
 
 
 @dataclass(frozen=True)
@@ -223,17 +223,17 @@ def _prepare_dbt() -> None:
 
 
 def _import_and_parse() -> None:
-    global _imported
+    global _import_tried
     requests = [request for request in _planned.values() if request is not None]
-    if _imported and not requests:
+    if _import_tried and not requests:
         return
     # What dbt's import and the parses allocate lives as long as the process, so the collector's passes
     # over it meanwhile find nothing to free (about a tenth of the import's time); it is frozen after.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        if not _imported:
-            _imported = True
+        if not _import_tried:
+            _import_tried = True
             try:
                 for module in _DBT_MODULES:
                     importlib.import_module(module)
@@ -242,7 +242,7 @@ def _import_and_parse() -> None:
                 return
         _planned.update(dict.fromkeys(_planned))  # each planned parse is made once, now
         for request in requests:
-            _parse_planned(request)
+            _make_parse(request)
     finally:
         # dbt's objects and the parses, out of the collector's sight: no later collection in a forked
         # task copies their pages, and this process's exit does not walk them.
@@ -251,7 +251,7 @@ def _import_and_parse() -> None:
             gc.enable()
 
 
-def _parse_planned(request: ParseRequest) -> None:
+def _make_parse(request: ParseRequest) -> None:
     """``dbt parse`` as ``request`` says, kept for ``_handed_parse``. It keeps the project's parse cache
     as any parse does, but writes its artifacts to a target directory of its own (``_private_target``):
     a dbt task of another worker may run in the work directory meanwhile, and the work directory's

@@ -211,7 +211,7 @@ def test_ctrl_c_during_the_fork_hooks_work_stops_the_scheduling_process_after_th
         def interrupted(request):
             raise KeyboardInterrupt
 
-        dbt._parse_planned = interrupted
+        dbt._make_parse = interrupted
         here = Path({str(tmp_path)!r})
         dbt.parse_after_next_fork("warehouse", dbt.ParseRequest(here, here, None, {{}}))
         pid = os.fork()
