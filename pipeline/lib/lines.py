@@ -254,7 +254,9 @@ def type_lines(source: RawSource, rules: ConversionRules) -> tuple[pl.DataFrame,
         .when(~price_ok).then(pl.lit("invalid_unit_price"))
         .when(~price_fits).then(pl.lit("unit_price_out_of_range"))
         .when(~amount_fits).then(pl.lit("line_amount_out_of_range"))
-        .when(pl.col("_customer_id").is_not_null() & customer.is_null()).then(pl.lit("invalid_customer_id"))
+        # A customer id is a positive number: -1 is the guest member's key in the star schema.
+        .when(pl.col("_customer_id").is_not_null() & ~(customer > 0).fill_null(False))
+        .then(pl.lit("invalid_customer_id"))
         .when(pl.col("_country").is_null()).then(pl.lit("missing_country"))
     )  # fmt: skip
     typed = raw.with_columns(

@@ -20,7 +20,8 @@ from pipeline.lib.markers import Marker
 
 # 2: CSV and .xls sources, conversion rules in the manifest, new reject reasons. An older manifest
 # does not count, so every export is converted again under the current rules.
-MANIFEST_VERSION = 2
+# 3: a customer id of 0 or below is rejected (invalid_customer_id); -1 is the guest member's key.
+MANIFEST_VERSION = 3
 
 
 def workbook_slug(path: Path | str) -> str:

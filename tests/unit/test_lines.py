@@ -45,6 +45,8 @@ def test_untypable_rows_are_rejected_with_reason_and_raw_text(tmp_path):
         (536366, 22633, "HAND WARMER", 1, T1, 1.85, "x", "United Kingdom"),
         (536366, 22633, "HAND WARMER", 1, T1, 1.85, 17850, None),
         (None, 22633, "HAND WARMER", 1, T1, 1.85, 17850, "France"),
+        (536366, 22633, "HAND WARMER", 1, T1, 1.85, -1, "France"),  # -1: the guest member's key
+        (536366, 22633, "HAND WARMER", 1, T1, 1.85, 0, "France"),
     ]
     book = write_workbook(tmp_path / "bad_rows.xlsx", rows)
 
@@ -60,6 +62,8 @@ def test_untypable_rows_are_rejected_with_reason_and_raw_text(tmp_path):
         7: "invalid_customer_id",
         8: "missing_country",
         9: "missing_invoice_no",
+        10: "invalid_customer_id",
+        11: "invalid_customer_id",
     }
     assert got.rejects.filter(pl.col("source_row") == 3)["raw_quantity"][0] == "abc"
     assert got.lines.height + got.rejects.height == got.source_rows
