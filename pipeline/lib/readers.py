@@ -320,12 +320,16 @@ def _read_sheet(
 # --- CSV -------------------------------------------------------------------------------------------
 
 
-# A character that UTF-8 writes as two to four bytes.
-_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+# UTF-8 for the characters of Western text beyond ASCII (U+00A0-U+017F: £, é, Œ; U+2010-U+2044:
+# dashes, quotes; €), which Windows-1252 reads as two or three other characters (Â£, Ã©, â€™). A byte
+# pair of Windows-1252 text that happens to be UTF-8 for something else (É’ is U+0252) is not one.
+_UTF8_WESTERN = re.compile(rb"[\xc2-\xc5][\x80-\xbf]|\xe2\x80[\x90-\xbf]|\xe2\x81[\x80-\x84]|\xe2\x82\xac")
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+_TEXT_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def _line_at(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
+    return len(_LINE_BREAK.findall(data, 0, offset)) + 1
 
 
 def _decode(path: Path, data: bytes) -> tuple[str, str]:
@@ -337,7 +341,7 @@ def _decode(path: Path, data: bytes) -> tuple[str, str]:
         return data[len(codecs.BOM_UTF8) if bom else 0 :].decode("utf-8"), "utf-8-sig" if bom else "utf-8"
     except UnicodeDecodeError as err:
         not_utf8 = err.start + (len(codecs.BOM_UTF8) if bom else 0)
-    if (utf8 := _UTF8_MULTIBYTE.search(data, len(codecs.BOM_UTF8) if bom else 0)) is not None:
+    if (utf8 := _UTF8_WESTERN.search(data, len(codecs.BOM_UTF8) if bom else 0)) is not None:
         # Read as Windows-1252, the file's UTF-8 text would turn into other characters (£ into Â£).
         raise SourceFormatError(
             f"{path}: mixed text encodings: line {_line_at(data, not_utf8)} holds the byte "
@@ -363,29 +367,38 @@ def _head_records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
 
 
 def _check_quoted_line_breaks(
-    path: Path, text: str, spans: list[tuple[int, int]], delimiter: str, width: int
-) -> None:
+    path: Path, record: list[str], start: int, end: int, delimiter: str, width: int
+):
     """A quoted field may hold a line break, but a quote left open swallows the lines after it into one
     field: Python's csv reads on to the next quote, or to the end of the file, and those lines would be
-    lost without a word. A record whose field runs to the end of the file without its closing quote,
-    or whose quoted line breaks hold lines of the file (a line with the header's delimiters), is a
-    SourceFormatError naming its lines (``width``: the header's fields)."""
-    lines = io.StringIO(text, newline="").readlines()
-    for start, end in spans:
-        raw = lines[start - 1 : end]
-        try:
-            list(csv.reader(raw, delimiter=delimiter, strict=True))
-            unclosed = False
-        except csv.Error as err:
-            unclosed = "unexpected end of data" in str(err)
-        swallowed = [start + n for n, line in enumerate(raw[1:], 1) if line.count(delimiter) >= width - 1]
-        if unclosed or swallowed:
-            runs = f"to line {end}, the end of the file, never closed" if unclosed else f"to line {end}"
-            raise SourceFormatError(
-                f"{path}, line {start}: a quoted field opens on this line and runs {runs}, so lines "
-                f"{start + 1}-{end} would be read as its text. A quote is probably not closed on line "
-                f"{start}: fix or remove it, and run again."
-            )
+    lost without a word. A field whose line breaks hold a line of the file (the header's delimiters
+    between its values: ``width`` fields) is a SourceFormatError naming the lines it took."""
+    inner = [part for cell in record if "\n" in cell or "\r" in cell for part in cell.splitlines()[1:]]
+    if any(part.count(delimiter) >= width - 1 for part in inner):
+        raise SourceFormatError(_swallowed(path, start, end))
+
+
+def _swallowed(path: Path, start: int, end: int, *, unclosed: bool = False) -> str:
+    runs = (
+        f"is never closed: it runs to the end of the file (line {end})" if unclosed else f"runs to line {end}"
+    )
+    taken = f"line {end}" if end == start + 1 else f"lines {start + 1}-{end}"
+    return (
+        f"{path}, line {start}: a quoted field opens on this line and {runs}, so {taken} would be read "
+        f"as its text. A quote is probably not closed on line {start}: fix or remove it, and run again."
+    )
+
+
+def _check_closed_at_the_end(path: Path, text: str, start: int, end: int, delimiter: str) -> None:
+    """The last record, spanning lines ``start``-``end``, must close its quotes before the end of the
+    file: read strictly from its first line, an open one is "unexpected end of data"."""
+    breaks = itertools.islice(_TEXT_LINE_BREAK.finditer(text), start - 2, None) if start > 1 else None
+    offset = next(breaks).end() if breaks is not None else 0
+    try:
+        list(csv.reader(io.StringIO(text[offset:], newline=""), delimiter=delimiter, strict=True))
+    except csv.Error as err:
+        if "unexpected end of data" in str(err):
+            raise SourceFormatError(_swallowed(path, start, end, unclosed=True)) from None
 
 
 def _read_csv(path: Path) -> RawSource:
@@ -427,14 +440,15 @@ def _read_csv(path: Path) -> RawSource:
         line_numbers.clear()
 
     previous_end = 0
-    spans: list[tuple[int, int]] = []  # the records that span lines: a quoted line break
+    last_span: tuple[int, int] | None = None  # the last record that spans lines (a quoted line break)
     for record in reader:
         start = previous_end + 1  # a quoted field may span lines: a record starts after the last one
         previous_end = reader.line_num
         if previous_end <= header_end:  # title lines and the header
             continue
         if previous_end > start:
-            spans.append((start, previous_end))
+            _check_quoted_line_breaks(path, record, start, previous_end, delimiter, width)
+            last_span = (start, previous_end)
         if not any(cell.strip() for cell in record):
             record = []
         else:
@@ -451,8 +465,8 @@ def _read_csv(path: Path) -> RawSource:
         if len(line_numbers) == CSV_CHUNK_LINES:
             flush()
     flush()
-    if spans:
-        _check_quoted_line_breaks(path, text, spans, delimiter, width)
+    if last_span is not None and last_span[1] == previous_end:
+        _check_closed_at_the_end(path, text, *last_span, delimiter)
     del text
     # Blank lines at the very end are no lines of data; blank lines between lines stay (as blank_row).
     frame = pl.concat(chunks).filter(pl.col("source_row") <= last_data_line)

@@ -119,12 +119,16 @@ def test_csv_line_numbers_count_quoted_line_breaks_and_blank_lines(tmp_path):
 
 
 def test_a_quote_left_open_to_the_end_of_the_file_is_named_not_read_as_one_field(tmp_path):
-    # Python's csv reads a field whose quote is not closed on to the end of the file: three lines
+    # Python's csv reads a field whose quote is not closed on to the end of the file: two more lines
     # would have become one line's country.
     broken = CSV_LINES[0].replace(",United Kingdom", ',"United Kingdom')
     book = write_csv(tmp_path / "open.csv", [CSV_LINES[0], broken, CSV_LINES[2], CSV_LINES[0]])
-    with pytest.raises(ConversionError, match=r"open.csv, line 3: a quoted field opens on this line "
-                       r"and runs to line 5, the end of the file, never closed"):  # fmt: skip
+    with pytest.raises(ConversionError, match=r"open.csv, line 3: .* runs to line 5, so lines 4-5"):
+        read_export(book, "sha")
+    # Followed by a line of no data, the field is never closed at all.
+    book = write_csv(tmp_path / "noted.csv", [CSV_LINES[0], broken, "end of report"])
+    named = r"noted.csv, line 3: a quoted field opens on this line and is never closed: .* \(line 4\)"
+    with pytest.raises(ConversionError, match=named):
         read_export(book, "sha")
 
 
@@ -134,6 +138,24 @@ def test_lines_taken_in_between_two_stray_quotes_are_named(tmp_path):
     book = write_csv(tmp_path / "stray.csv", [opens, CSV_LINES[0], closes, CSV_LINES[2]])
     with pytest.raises(ConversionError, match=r"stray.csv, line 2: .* runs to line 4, so lines 3-4"):
         read_export(book, "sha")
+
+
+def test_quoted_line_breaks_with_commas_of_their_own_still_read(tmp_path):
+    # The second line of the description holds two commas, and the line it ends on five more.
+    split = '536365,71053,"PARTY BUNTING\nRED, GREEN, BLUE",6,12/13/2010 8:26,3.39,17850,United Kingdom'
+    got = read_export(write_csv(tmp_path / "bunting.csv", [split, CSV_LINES[2]]), "sha")
+
+    assert got.lines["description"].to_list() == ["PARTY BUNTING\nRED, GREEN, BLUE", "Discount"]
+    assert got.lines["source_row"].to_list() == [2, 4]
+
+
+def test_windows_1252_accents_next_to_quotes_and_symbols_read_as_windows_1252(tmp_path):
+    # É’ and É´ are also UTF-8 byte pairs (for other letters), but not of Western text.
+    lines = [CSV_LINES[0].replace("WHITE HANGING", "CAFÉ’S JOSÉ´S BÉBÉ°"), CSV_LINES[2]]
+    got = read_export(write_csv(tmp_path / "cp.csv", lines, encoding="cp1252"), "sha")
+
+    assert got.lines["description"][0].startswith("CAFÉ’S JOSÉ´S BÉBÉ°")
+    assert any("cp1252" in note for note in got.notes)
 
 
 def test_a_column_the_header_holds_twice_is_named(tmp_path):
