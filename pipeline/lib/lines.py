@@ -226,7 +226,12 @@ def type_lines(source: RawSource, rules: ConversionRules) -> tuple[pl.DataFrame,
     raw = raw.with_columns(timestamps.alias("_ts"), slash_reason.alias("_slash_reason"))
 
     quantity = _integer(_decimal_point(pl.col("_quantity"), source.decimal_comma))
-    customer = _integer(_decimal_point(pl.col("_customer_id"), source.decimal_comma))
+    customer_id = _integer(_decimal_point(pl.col("_customer_id"), source.decimal_comma))
+    # 0 is how some tools write "no customer" (pandas' fillna(0)): a guest line, said in a note. Below
+    # 0 is no customer id (-1 is the guest member's key in the star schema): rejected.
+    customer = pl.when(customer_id != 0).then(customer_id)
+    if zeros := raw.select((customer_id == 0).sum()).item():
+        notes.append(f"customer id 0 on {zeros:,} rows: read as guest lines (no customer)")
     price_text = _decimal_point(pl.col("_unit_price"), source.decimal_comma).str.strip_prefix("+")
     price_ok = price_text.str.contains(_PRICE)
     # decimal(18,3) holds 15 digits before the point: a longer price is out of range, and is caught on
@@ -254,8 +259,7 @@ def type_lines(source: RawSource, rules: ConversionRules) -> tuple[pl.DataFrame,
         .when(~price_ok).then(pl.lit("invalid_unit_price"))
         .when(~price_fits).then(pl.lit("unit_price_out_of_range"))
         .when(~amount_fits).then(pl.lit("line_amount_out_of_range"))
-        # A customer id is a positive number: -1 is the guest member's key in the star schema.
-        .when(pl.col("_customer_id").is_not_null() & ~(customer > 0).fill_null(False))
+        .when(pl.col("_customer_id").is_not_null() & ~(customer_id >= 0).fill_null(False))
         .then(pl.lit("invalid_customer_id"))
         .when(pl.col("_country").is_null()).then(pl.lit("missing_country"))
     )  # fmt: skip

@@ -20,7 +20,8 @@ from pipeline.lib.markers import Marker
 
 # 2: CSV and .xls sources, conversion rules in the manifest, new reject reasons. An older manifest
 # does not count, so every export is converted again under the current rules.
-# 3: a customer id of 0 or below is rejected (invalid_customer_id); -1 is the guest member's key.
+# 3: a customer id below 0 is rejected (invalid_customer_id: -1 is the guest member's key), and 0
+# reads as no customer.
 MANIFEST_VERSION = 3
 
 

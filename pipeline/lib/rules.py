@@ -37,7 +37,7 @@ REJECT_REASONS = {
     "invalid_unit_price": "the unit price is not a number with at most three decimals",
     "unit_price_out_of_range": "the unit price does not fit decimal(18,3)",
     "line_amount_out_of_range": "quantity x unit price does not fit decimal(18,3)",
-    "invalid_customer_id": "the customer id is not a whole number above 0",
+    "invalid_customer_id": "the customer id is not a whole number, or is below 0 (0 reads as no customer)",
     "missing_country": "no country",
 }
 

@@ -46,13 +46,14 @@ def test_untypable_rows_are_rejected_with_reason_and_raw_text(tmp_path):
         (536366, 22633, "HAND WARMER", 1, T1, 1.85, 17850, None),
         (None, 22633, "HAND WARMER", 1, T1, 1.85, 17850, "France"),
         (536366, 22633, "HAND WARMER", 1, T1, 1.85, -1, "France"),  # -1: the guest member's key
-        (536366, 22633, "HAND WARMER", 1, T1, 1.85, 0, "France"),
+        (536366, 22633, "HAND WARMER", 1, T1, 1.85, 0, "France"),  # 0: no customer, a guest line
     ]
     book = write_workbook(tmp_path / "bad_rows.xlsx", rows)
 
     got = read_export(book, "sha")
 
-    assert got.lines.height == 1
+    assert got.lines.height == 2 and got.lines["customer_id"].to_list() == [17850, None]
+    assert "customer id 0 on 1 rows: read as guest lines (no customer)" in got.notes
     reasons = dict(zip(got.rejects["source_row"], got.rejects["reason_code"], strict=True))
     assert reasons == {
         3: "invalid_quantity",
@@ -63,7 +64,6 @@ def test_untypable_rows_are_rejected_with_reason_and_raw_text(tmp_path):
         8: "missing_country",
         9: "missing_invoice_no",
         10: "invalid_customer_id",
-        11: "invalid_customer_id",
     }
     assert got.rejects.filter(pl.col("source_row") == 3)["raw_quantity"][0] == "abc"
     assert got.lines.height + got.rejects.height == got.source_rows
