@@ -167,37 +167,44 @@ _PUBLISH_LOCK_KEY = "hashtext('online_retail.publish')"
 
 
 def take_publish_lock(conn, wait_seconds: float) -> None:
-    """Wait for, and hold until ``conn`` closes or ``release_publish_lock``, the database's publish turn.
-    Another session's turn is waited for at most ``wait_seconds`` (``[pipeline]
-    publish_turn_wait_seconds``), said once; held longer (another pipeline's publish that hangs), it is
-    a PostgresUnavailable naming the session, not retried: the same session would hold it again."""
+    """Wait for, and hold until ``conn`` (autocommit) closes or ``release_publish_lock``, the database's
+    publish turn. Another session's turn is waited for at most ``wait_seconds`` (``[pipeline]
+    publish_turn_wait_seconds``; 0: not at all), said once; held longer (another pipeline's publish
+    that hangs), it is a PostgresUnavailable naming the session, not retried: it would hold it again."""
     import sys
 
     import psycopg
 
+    assert conn.autocommit, "the turn is a session lock, taken outside a transaction"
     if conn.execute(f"select pg_try_advisory_lock({_PUBLISH_LOCK_KEY})").fetchone()[0]:
         return
+    # Advisory locks are per database; pg_locks lists the whole server's.
     holder = conn.execute(
-        "select coalesce(max(l.pid)::text, 'gone') from pg_locks l where l.locktype = 'advisory' "
+        "select coalesce(min(l.pid)::text, 'gone since') from pg_locks l join pg_database d "
+        "on d.oid = l.database and d.datname = current_database() where l.locktype = 'advisory' "
         f"and l.granted and l.objsubid = 1 and l.objid::text::bigint = ({_PUBLISH_LOCK_KEY})::bigint "
         "& 4294967295"
     ).fetchone()[0]
+    held = PostgresUnavailable(
+        f"the database's publish turn was held for more than {wait_seconds:g} s by the session with "
+        f"pid {holder} (another pipeline's publish, restore or verification; see pg_stat_activity). "
+        "Let it end, or end it with SELECT pg_terminate_backend(<pid>), and run again; "
+        "[pipeline] publish_turn_wait_seconds sets the wait",
+        retryable=False,
+    )
+    if wait_seconds <= 0:
+        raise held
     print(
         f"waiting for the database's publish turn: the session with pid {holder} holds it "
         f"(another pipeline's publish); waiting at most {wait_seconds:g} s",
         file=sys.stderr,
     )
-    conn.execute(f"set lock_timeout = {int(wait_seconds * 1000)}")
+    # lock_timeout is a 32-bit count of milliseconds: about 24 days at most.
+    conn.execute(f"set lock_timeout = {min(int(wait_seconds * 1000), 2**31 - 1)}")
     try:
         conn.execute(f"select pg_advisory_lock({_PUBLISH_LOCK_KEY})")
     except psycopg.errors.LockNotAvailable:
-        raise PostgresUnavailable(
-            f"the database's publish turn was held for more than {wait_seconds:g} s by the session with "
-            f"pid {holder} (another pipeline's publish, restore or verification; see pg_stat_activity). "
-            "Let it end, or end it with SELECT pg_cancel_backend(<pid>), and run again; "
-            "[pipeline] publish_turn_wait_seconds sets the wait",
-            retryable=False,
-        ) from None
+        raise held from None
     finally:
         conn.execute("reset lock_timeout")
 

@@ -19,7 +19,17 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from support import SMALL_ROWS, Pipeline, fault_env, kill, pipeline_env, start, wait_until, write_workbook
+from support import (
+    SMALL_ROWS,
+    Pipeline,
+    fault_env,
+    kill,
+    new_database,
+    pipeline_env,
+    start,
+    wait_until,
+    write_workbook,
+)
 
 from pipeline.lib.postgres import PostgresUnavailable
 from pipeline.lib.preflight import live_warehouse_version
@@ -624,17 +634,28 @@ def test_a_restore_that_a_reader_blocks_ends_with_its_reason_and_changes_nothing
     assert restore_previous(pg_dsn) == 1  # the reader gone, the same restore goes through
 
 
-def test_a_publish_turn_held_too_long_ends_the_publish_and_names_who_holds_it(warehouses, pg_dsn, capfd):
+def test_a_publish_turn_held_too_long_ends_the_publish_and_names_who_holds_it(
+    warehouses, pg_server, pg_dsn, capfd
+):
     a, _ = warehouses
-    with psycopg.connect(pg_dsn, autocommit=True) as other:
-        # Another pipeline's publish that hangs, holding the database's publish turn.
-        other.execute("select pg_advisory_lock(hashtext('online_retail.publish'))")
+    lock = "select pg_advisory_lock(hashtext('online_retail.publish'))"
+    elsewhere = new_database(pg_server, "t_publish_turn_elsewhere")
+    # The same key held in another database of the server: not this database's turn.
+    with (
+        psycopg.connect(elsewhere, autocommit=True) as other_db,
+        psycopg.connect(pg_dsn, autocommit=True) as other,
+    ):
+        other_db.execute(lock)
+        # Another pipeline's publish that hangs, holding this database's publish turn.
+        other.execute(lock)
         holder = other.info.backend_pid
-        named = f"held for more than 1 s by the session with pid {holder}"
+        named = f"held for more than 1 s by the session with pid {holder} "
         started = time.monotonic()
         with pytest.raises(PostgresUnavailable, match=named):
             do_publish(a, pg_dsn, turn_wait_seconds=1)
         assert time.monotonic() - started < 10
+        with pytest.raises(PostgresUnavailable, match=named.replace("1 s", "0 s")):
+            do_publish(a, pg_dsn, turn_wait_seconds=0)  # 0: no wait at all
     waited = f"waiting for the database's publish turn: the session with pid {holder} holds it"
     assert waited in capfd.readouterr().err
     assert do_publish(a, pg_dsn).published_version == 1  # the turn free again, the publish goes on
