@@ -8,6 +8,7 @@ is there with the size it recorded.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -148,7 +149,14 @@ def manifest_is_current(
         return False
     if trust_mtime and got.mtime_ns == manifest.workbook_mtime_ns:
         return True
-    return storage.sha256_of(workbook) == manifest.workbook_sha256
+    return _sha256_of(str(workbook), got.size, got.mtime_ns) == manifest.workbook_sha256
+
+
+@functools.cache
+def _sha256_of(workbook: str, size: int, mtime_ns: int) -> str:
+    """The workbook's sha256, once per process for each size and time it has (Luigi asks whether a
+    conversion is complete several times a run; on S3 each hash reads the whole object)."""
+    return storage.sha256_of(workbook)
 
 
 def conversion_figures(manifests: list[LakeManifest]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ version of the code, dbt and DuckDB, in each build mode, and are left out of lat
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -372,10 +373,15 @@ def build_warehouse(
         # dbt says only "Got N results": name what the failing and warning tests found.
         found = format_test_rows(rows_of_failing_tests(work_dir, building, str(lake_location)))
         raise DbtBuildError((f"{found}\n\n" if found else "") + f"{err}\n{kept}") from None
-    except OSError as err:  # a full disk, a file size limit: no retry heals it
+    except OSError as err:  # the disk, the file system: no retry heals it
+        full = err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        advice = (
+            "Free space there, or give the run another data directory (PIPELINE_DATA_DIR), and run again."
+            if full
+            else f"({err.filename or building})"
+        )
         raise DbtBuildError(
-            f"could not write the warehouse build in {building.parent}: {err.strerror or err}. Free "
-            f"space there, or give the run another data directory (PIPELINE_DATA_DIR), and run again. "
+            f"could not write the warehouse build in {building.parent}: {err.strerror or err}. {advice} "
             f"{kept}"
         ) from err
     finally:

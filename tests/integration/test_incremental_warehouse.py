@@ -469,6 +469,7 @@ def test_a_build_that_cannot_write_says_where_and_leaves_the_warehouse_and_no_pa
     output = full.stdout + full.stderr
     assert full.returncode == 30, output[-4000:]
     assert f"could not write the warehouse build in {warehouse.parent}: File too large" in output
+    assert "Free space there" in output
     assert "still holds the last good build" in output
     assert file_sha(warehouse) == before
     assert sorted(p.name for p in warehouse.parent.glob("retail.building*")) == []
