@@ -54,7 +54,17 @@ def preflight(dsn: str, bi_role: str) -> Preflight:
     role (which must exist, or be creatable by this role). Raises PostgresUnavailable naming what is
     missing and the SQL a DBA runs to add it."""
     import psycopg
+    from psycopg.conninfo import conninfo_to_dict
 
+    if "service" in conninfo_to_dict(dsn):
+        # dbt-postgres, which verifies each publish, is given host, user and database (verify.py),
+        # and what it is given wins over a service file.
+        raise PostgresUnavailable(
+            f"PostgreSQL at {redact(dsn)}: a service name (service=) is read by libpq but not by "
+            "dbt-postgres, which verifies each publish. Write the host, port, user and dbname in "
+            "PIPELINE_PG_DSN instead (the password may stay in PGPASSWORD or ~/.pgpass).",
+            retryable=False,
+        )
     with connect(dsn, quick=True) as conn:
         try:
             user, database, version, superuser, createrole, can_create = conn.execute(

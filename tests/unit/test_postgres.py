@@ -36,6 +36,14 @@ def test_a_short_password_is_hidden_where_it_stands_alone_and_nowhere_else():
     )
 
 
+def test_a_service_name_is_refused_before_any_connection():
+    from pipeline.lib.postgres import PostgresUnavailable
+    from pipeline.lib.preflight import preflight
+
+    with pytest.raises(PostgresUnavailable, match=r"service name \(service=\) is read by libpq but not"):
+        preflight("service=prod dbname=retail", "analytics_reader")
+
+
 def failure(dsn: str):
     try:
         psycopg.connect(dsn, connect_timeout=3)
