@@ -360,6 +360,17 @@ class BuildWarehouse(luigi.Task):
                 build_marker_path=settings.build_marker,
                 location=settings.shared_warehouse_location,
             )
+        # An export re-exported or removed while dbt read it: the warehouse holds what was read, and
+        # the run cannot publish the source as it is now (Luigi's check after the task would fail).
+        rules = settings.conversion_rules.as_dict()
+        changed = [
+            storage.name_of(w) for w in workbooks if not manifest_is_current(lake.manifest_for(w), w, rules)
+        ]
+        if changed:
+            raise SourceError(
+                f"{', '.join(changed)} changed while the warehouse was built from {self.source}: it "
+                "holds the exports as they were read. Run again to build the change in."
+            )
 
 
 def local_build(settings) -> BuildMarker:

@@ -473,3 +473,24 @@ def test_a_build_that_cannot_write_says_where_and_leaves_the_warehouse_and_no_pa
     assert "still holds the last good build" in output
     assert file_sha(warehouse) == before
     assert sorted(p.name for p in warehouse.parent.glob("retail.building*")) == []
+
+
+def test_an_export_replaced_while_the_warehouse_builds_is_named_and_the_next_run_builds_it(
+    tmp_path, run_pipeline
+):
+    landing, data, at_swap = tmp_path / "landing", tmp_path / "data", tmp_path / "at-swap"
+    write_workbook(landing / "2011-02.xlsx", FEB_LINES)
+    proc = run_pipeline.paused("--source", str(landing), task="BuildWarehouse", stage="warehouse_swapped",
+                               marker=at_swap, seconds=3, env={"PIPELINE_DATA_DIR": str(data)})  # fmt: skip
+    try:
+        wait_until(at_swap.exists, 180, "the build reaching its swap", proc)
+        write_workbook(landing / "2011-02.xlsx", FEB_CORRECTED)
+        output, _ = proc.communicate(timeout=180)
+    finally:
+        kill(proc)
+
+    assert proc.returncode == 30, output[-4000:]
+    assert "2011-02.xlsx changed while the warehouse was built from" in output
+    again = build(run_pipeline, landing, data)
+    assert again.returncode == 0, again.output[-4000:]
+    assert marker(data)["replaced"] == ["2011-02.xlsx"]
