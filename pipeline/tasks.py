@@ -63,10 +63,11 @@ _listings: dict[str, SourceListing] = {}
 
 
 def exports_of(settings: Settings, source: str) -> SourceListing | None:
-    """The exports of ``source`` as this run first found them. A run works on those: an export that
-    lands while it runs is the next run's, and the run's tasks agree on the version they build, publish
-    and verify (Luigi's check after each task asks again). The task processes that Luigi forks inherit
-    the listing. None until a URL's download happened, and not kept then: it happens during the run."""
+    """The exports of ``source`` as this process first found them. A run works on those: an export that
+    lands while it runs is the next run's, and its tasks agree on the version they build, publish and
+    verify, also when Luigi checks each task again after it ran. The task processes that Luigi forks
+    inherit the listing; the workers of a central scheduler each list for themselves. None until a
+    URL's download happened, and not kept then: the download happens during the run."""
     if source not in _listings:
         listing = list_sources(source, settings.download_marker(source))
         if listing is None:
