@@ -223,10 +223,14 @@ def type_lines(source: RawSource, rules: ConversionRules) -> tuple[pl.DataFrame,
     raw = pl.concat([sheet.frame for sheet in source.sheets])
     raw = raw.with_columns(_trimmed(c).alias(f"_{c}") for c in RAW_COLUMNS)
     timestamps, slash_reason, notes = parse_invoice_dates(raw.get_column("_invoice_ts"), rules)
-    raw = raw.with_columns(timestamps.alias("_ts"), slash_reason.alias("_slash_reason"))
+    raw = raw.with_columns(
+        timestamps.alias("_ts"),
+        slash_reason.alias("_slash_reason"),
+        _integer(_decimal_point(pl.col("_customer_id"), source.decimal_comma)).alias("_customer_number"),
+    )
 
     quantity = _integer(_decimal_point(pl.col("_quantity"), source.decimal_comma))
-    customer_id = _integer(_decimal_point(pl.col("_customer_id"), source.decimal_comma))
+    customer_id = pl.col("_customer_number")
     # 0 is how some tools write "no customer" (pandas' fillna(0)): a guest line, said in a note. Below
     # 0 is no customer id (-1 is the guest member's key in the star schema): rejected.
     customer = pl.when(customer_id != 0).then(customer_id)
