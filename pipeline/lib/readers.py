@@ -347,8 +347,7 @@ def _decode(path: Path, data: bytes) -> tuple[str, str]:
             f"{path}: mixed text encodings: line {_line_at(data, not_utf8)} holds the byte "
             f"{data[not_utf8]:#04x}, which is not UTF-8, and line {_line_at(data, utf8.start())} holds "
             f"UTF-8 text ({data[utf8.start() : utf8.end()].decode(errors='replace')!r}). Save the file as "
-            "'CSV UTF-8' "
-            "and run again."
+            "'CSV UTF-8' and run again."
         )
     try:
         # Excel's "CSV" on Western Windows writes cp1252.
@@ -368,7 +367,7 @@ def _head_records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
 
 def _check_quoted_line_breaks(
     path: Path, record: list[str], start: int, end: int, delimiter: str, width: int
-):
+) -> None:
     """A quoted field may hold a line break, but a quote left open swallows the lines after it into one
     field: Python's csv reads on to the next quote, or to the end of the file, and those lines would be
     lost without a word. A field whose line breaks hold a line of the file (the header's delimiters
