@@ -352,6 +352,21 @@ def test_incremental_runs_publish_what_a_full_refresh_publishes(tmp_path, run_pi
         shutil.rmtree(tmp_path / f"full-{i}")
 
 
+def changed_at_the_swap(run_pipeline, landing: Path, change, *, task: str = "RunAll", env: dict):
+    """``task`` on ``landing``, with ``change()`` made to the folder while the build pauses between
+    dbt's build and the marker (fault point ``warehouse_swapped``); its exit code and output."""
+    at_swap = landing.parent / "at-swap"
+    proc = run_pipeline.paused("--source", str(landing), task=task, stage="warehouse_swapped",
+                               marker=at_swap, seconds=3, env=env)  # fmt: skip
+    try:
+        wait_until(at_swap.exists, 180, "the build reaching its swap", proc)
+        change()
+        output, _ = proc.communicate(timeout=180)
+    finally:
+        kill(proc)
+    return proc.returncode, output
+
+
 def live_version(dsn: str) -> tuple[int, str]:
     import psycopg
 
@@ -366,19 +381,14 @@ def test_an_export_that_lands_while_the_warehouse_builds_waits_for_the_next_run(
 ):
     """The build marker names the version of the exports dbt read, not of the folder once dbt is done:
     the run publishes what it built, and the next run builds the newcomer in."""
-    landing, data, at_swap = tmp_path / "landing", tmp_path / "data", tmp_path / "at-swap"
+    landing, data = tmp_path / "landing", tmp_path / "data"
     write_workbook(landing / "2011-02.xlsx", FEB_LINES)
     env = {"PIPELINE_PG_DSN": pg_dsn}
-    proc = run_pipeline.paused("--source", str(landing), stage="warehouse_swapped", marker=at_swap,
-                               seconds=3, env=env)  # fmt: skip
-    try:
-        wait_until(at_swap.exists, 180, "the build reaching its swap", proc)
-        write_workbook(landing / "2011-03.xlsx", MAR_LINES)
-        output, _ = proc.communicate(timeout=180)
-    finally:
-        kill(proc)
+    returncode, output = changed_at_the_swap(
+        run_pipeline, landing, lambda: write_workbook(landing / "2011-03.xlsx", MAR_LINES), env=env
+    )
 
-    assert proc.returncode == 0, output[-4000:]
+    assert returncode == 0, output[-4000:]
     built = marker(data)
     assert built["exports"].keys() == {"2011-02.xlsx"}
     assert live_version(pg_dsn)[1] == built["warehouse_version"]
@@ -478,18 +488,14 @@ def test_a_build_that_cannot_write_says_where_and_leaves_the_warehouse_and_no_pa
 def test_an_export_replaced_while_the_warehouse_builds_is_named_and_the_next_run_builds_it(
     tmp_path, run_pipeline
 ):
-    landing, data, at_swap = tmp_path / "landing", tmp_path / "data", tmp_path / "at-swap"
+    landing, data = tmp_path / "landing", tmp_path / "data"
     write_workbook(landing / "2011-02.xlsx", FEB_LINES)
-    proc = run_pipeline.paused("--source", str(landing), task="BuildWarehouse", stage="warehouse_swapped",
-                               marker=at_swap, seconds=3, env={"PIPELINE_DATA_DIR": str(data)})  # fmt: skip
-    try:
-        wait_until(at_swap.exists, 180, "the build reaching its swap", proc)
-        write_workbook(landing / "2011-02.xlsx", FEB_CORRECTED)
-        output, _ = proc.communicate(timeout=180)
-    finally:
-        kill(proc)
+    returncode, output = changed_at_the_swap(
+        run_pipeline, landing, lambda: write_workbook(landing / "2011-02.xlsx", FEB_CORRECTED),
+        task="BuildWarehouse", env={"PIPELINE_DATA_DIR": str(data)},
+    )  # fmt: skip
 
-    assert proc.returncode == 30, output[-4000:]
+    assert returncode == 30, output[-4000:]
     assert "2011-02.xlsx changed while the warehouse was built from" in output
     again = build(run_pipeline, landing, data)
     assert again.returncode == 0, again.output[-4000:]
