@@ -60,6 +60,9 @@ def collect_figures(settings: Settings) -> dict:
         },
         "monthly_net_revenue": {month: round(value, 2) for month, value in monthly},
         "fact_amount": published.amounts.get("fct_sales.line_amount"),
+        # The money of the quarantined lines whose amount is known (repeats, and untyped rows whose
+        # quantity and price typed): fact + quarantine = the source's money.
+        "quarantine_amount": published.amounts.get("rejected_invoice_lines.line_amount"),
         "dbt_results": build.dbt.get("dbt_results", {}),
         "dbt_postgres_results": verified.dbt_results,
         "outputs": {
@@ -103,6 +106,7 @@ PAGE = """<!DOCTYPE html>
  <tr><td>warehouse build</td><td>{warehouse_build}</td></tr>
  <tr><td>published version</td><td>{published_version} (warehouse {warehouse_version})</td></tr>
  <tr><td>fct_sales amount</td><td>{fact_amount} GBP</td></tr>
+ <tr><td>quarantine amount</td><td>{quarantine_amount} GBP</td></tr>
  <tr><td>PostgreSQL</td><td>{postgres}</td></tr>
 </table>
 <div class="grid">
@@ -179,7 +183,14 @@ def write_report(settings: Settings, figures: dict) -> Path:
         figures_json=payload.replace("</", "<\\/"),
         **{
             k: html.escape(str(figures[k]))
-            for k in ("generated_at", "source", "published_version", "warehouse_version", "fact_amount")
+            for k in (
+                "generated_at",
+                "source",
+                "published_version",
+                "warehouse_version",
+                "fact_amount",
+                "quarantine_amount",
+            )
         },  # fmt: skip
         postgres=html.escape(figures["outputs"]["postgres"]),
         warehouse_build=html.escape(warehouse_build_line(figures["warehouse_build"])),

@@ -41,7 +41,8 @@ def print_summary(figures: dict, report: Path) -> None:
         f"  source rows held  {stages['source rows']:,}  (lake {stages['lake']:,}, "
         f"rejected at conversion {stages['source rows'] - stages['lake']:,})",
         f"  fct_sales         {stages['fct_sales']:,} lines, {figures['fact_amount']} GBP",
-        f"  quarantine        {stages['quarantine']:,} lines (analytics.rejected_invoice_lines)",
+        f"  quarantine        {stages['quarantine']:,} lines, {figures['quarantine_amount']} GBP "
+        "(analytics.rejected_invoice_lines)",
         f"  rejects by reason {rejects}",
         *[f"  skipped           {name}: {why}" for name, why in figures.get("skipped", {}).items()],
         *unknown_value_lines(figures.get("unknown_values", [])),

@@ -304,6 +304,7 @@ class BuildWarehouse(luigi.Task):
             line_files=[str(f) for f in line_files],
             reject_files=[str(f) for f in reject_files],
             expected_source_rows=figures["source_rows"],
+            expected_source_amount=figures["source_amount"],
             target=settings.dbt_build_target,
             lake_location=settings.lake_location,
             threads=settings.dbt_threads,
@@ -535,6 +536,7 @@ class VerifyPostgres(luigi.Task):
             dsn=settings.postgres_dsn(),
             work_dir=settings.dbt_olap_work_dir,
             expected_source_rows=build.source_rows,
+            expected_source_amount=build.source_amount,
             bi_role=settings.bi_role,
             turn_wait_seconds=settings.publish_turn_wait_seconds,
         )

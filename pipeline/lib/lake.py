@@ -91,6 +91,7 @@ def _manifest(contents, workbook, workbook_sha256, rules, seconds, by_month, fil
         seconds=seconds,
         sheets=contents.sheets,
         source_rows=contents.source_rows,
+        source_amount=str(contents.source_amount),
         lake_rows=contents.lines.height,
         rejected_rows=contents.rejects.height,
         rejects_by_reason=_count_by(contents.rejects, "reason_code"),

@@ -2,7 +2,9 @@
 
 In: the raw sheets of ``readers.read_source`` and the conversion rules (date order, plausible dates).
 Out: a polars frame of typed lines in the lake schema and a frame of rejected rows, each with its raw
-values and a reason code from ``REJECT_REASONS``. Every data row lands in exactly one of the two.
+values and a reason code from ``REJECT_REASONS``. Every data row lands in exactly one of the two. A
+rejected row whose quantity and price type, and whose amount fits, keeps them typed too: its money is
+at stake, and the quarantine shows it (``source_amount`` counts it).
 
 Cells are typed here, never by the reader: fastexcel's numeric dtypes turn ``"abc"`` into null and
 ``2.5`` into ``2``, and polars' inference turns every ``C...`` invoice into null.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -58,6 +61,9 @@ REJECT_SCHEMA = {
     "source_sheet": pl.String,
     "source_row": pl.Int64,
     "reason_code": pl.String,
+    # Both set, or both null: set when the row's quantity and price type and their amount fits.
+    "quantity": pl.Int64,
+    "unit_price": pl.Decimal(18, PRICE_SCALE),
     **{f"raw_{c}": pl.String for c in RAW_COLUMNS},
 }
 _INTEGER = r"^[+-]?\d+(?:\.0*)?$"
@@ -89,6 +95,13 @@ class ExportContents:
     @property
     def source_rows(self) -> int:
         return sum(self.sheets.values())
+
+    @property
+    def source_amount(self) -> Decimal:
+        """The money of every row whose amount is known: the lines', and the rejects' that kept it."""
+        amount = pl.col("quantity") * pl.col("unit_price")
+        return sum((frame.select(amount.sum()).item() or Decimal(0) for frame in (self.lines, self.rejects)),
+                   Decimal("0.000"))  # fmt: skip
 
 
 def _trimmed(column: str) -> pl.Expr:
@@ -267,8 +280,10 @@ def type_lines(source: RawSource, rules: ConversionRules) -> tuple[pl.DataFrame,
         .then(pl.lit("invalid_customer_id"))
         .when(pl.col("_country").is_null()).then(pl.lit("missing_country"))
     )  # fmt: skip
+    money_known = ((quantity.abs() < MAX_QUANTITY) & price.is_not_null() & amount_fits).fill_null(False)
     typed = raw.with_columns(
         reason.alias("reason_code"),
+        money_known.alias("_money_known"),
         quantity.alias("_quantity"),
         timestamp.alias("_invoice_ts"),
         customer.alias("_customer_id"),
@@ -308,6 +323,7 @@ def read_export(path: Path, sha256: str, rules: ConversionRules | None = None) -
         "source_sheet",
         "source_row",
         "reason_code",
+        *[pl.when("_money_known").then(f"_{c}").alias(c) for c in ("quantity", "unit_price")],
         *[pl.col(c).alias(f"raw_{c}") for c in RAW_COLUMNS],
     )
     return ExportContents(

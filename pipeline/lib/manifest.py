@@ -13,6 +13,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any, Self
 
@@ -23,7 +24,9 @@ from pipeline.lib.markers import Marker
 # does not count, so every export is converted again under the current rules.
 # 3: a customer id below 0 is rejected (invalid_customer_id: -1 is the guest member's key), and 0
 # reads as no customer.
-MANIFEST_VERSION = 3
+# 4: a reject keeps its quantity and price when they type (its money is at stake), and the manifest
+# counts the money of every row whose amount is known (``source_amount``).
+MANIFEST_VERSION = 4
 
 
 def workbook_slug(path: Path | str) -> str:
@@ -105,6 +108,7 @@ class LakeManifest(Marker):
     kind: str
     rules: dict[str, str]
     source_rows: int
+    source_amount: str  # exact decimal: the money of the lines and of the rejects that kept theirs
     lake_rows: int
     rejected_rows: int
     rejects_by_reason: dict[str, int]
@@ -168,6 +172,7 @@ def conversion_figures(manifests: list[LakeManifest]) -> dict[str, Any]:
     return {
         "source_sha256": [m.workbook_sha256 for m in manifests],
         "source_rows": sum(m.source_rows for m in manifests),
+        "source_amount": str(sum((Decimal(m.source_amount) for m in manifests), Decimal("0.000"))),
         "lake_rows": sum(m.lake_rows for m in manifests),
         "conversion_rejects_by_reason": rejects,
         "convert_seconds": round(sum(m.seconds for m in manifests), 2),

@@ -55,15 +55,16 @@ class DownloadMarker(Marker):
 class BuildMarker(Marker):
     """``data/warehouse/retail.build.json``: the warehouse version dbt built and tested, what it holds
     (the next build's mode and change set follow from that), the figures of the conversions it was
-    built from (``source_rows``, ``lake_rows``, rejects: every export held) and what this build did
-    (mode, why, exports added/replaced/removed, lines loaded and removed, ``convert_seconds`` of the
-    exports it added or replaced)."""
+    built from (``source_rows``, ``source_amount``, ``lake_rows``, rejects: every export held) and what
+    this build did (mode, why, exports added/replaced/removed, lines loaded and removed,
+    ``convert_seconds`` of the exports it added or replaced)."""
 
     warehouse_version: str
     source: str
     workbooks: list[str]
     source_sha256: list[str]
     source_rows: int
+    source_amount: str  # exact decimal (manifest.LakeManifest.source_amount, summed)
     lake_rows: int
     conversion_rejects_by_reason: dict[str, int]
     convert_seconds: float

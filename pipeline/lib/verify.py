@@ -69,6 +69,7 @@ def verify_with_dbt_postgres(
     dsn: str,
     work_dir: Path,
     expected_source_rows: int,
+    expected_source_amount: str,
     bi_role: str,
     turn_wait_seconds: float,
 ) -> dict:
@@ -82,6 +83,7 @@ def verify_with_dbt_postgres(
     env = {
         **parse_env(dsn, bi_role),
         "PIPELINE_EXPECTED_SOURCE_ROWS": str(expected_source_rows),
+        "PIPELINE_EXPECTED_SOURCE_AMOUNT": expected_source_amount,
         # Env vars, not --vars, read only when dbt executes: the parse never depends on them.
         "PIPELINE_PUBLISHED_KEYS": json.dumps(published_keys(specs), sort_keys=True),
     }

@@ -290,6 +290,7 @@ def build_warehouse(
     line_files: list[str],
     reject_files: list[str],
     expected_source_rows: int,
+    expected_source_amount: str,
     target: str,
     threads: int,
     memory_limit: str,
@@ -301,8 +302,9 @@ def build_warehouse(
     """``dbt build`` into the building file (new for a full refresh, a copy of the live warehouse for
     an incremental build), then rename it over the live warehouse; dbt runs in ``work_dir`` (its
     target/ and logs). ``line_files`` and ``reject_files`` are the lake files of the exports this
-    build reads (all of them for a full refresh), ``expected_source_rows`` the source rows of every
-    export the warehouse will hold. Returns timing, results, the rows of tests that warned, and the
+    build reads (all of them for a full refresh), ``expected_source_rows`` and
+    ``expected_source_amount`` the source rows and their money (manifest.LakeManifest) of every export
+    the warehouse will hold. Returns timing, results, the rows of tests that warned, and the
     stock codes and countries no seed knows (``unknown_values``).
 
     The unknown-value limits reach dbt's test assert_unknown_values_within_limits as env vars, the
@@ -356,6 +358,7 @@ def build_warehouse(
                 "PIPELINE_LAKE_LINE_FILES": sql_list(line_files, relative_to=work_dir),
                 "PIPELINE_LAKE_REJECT_FILES": sql_list(reject_files, relative_to=work_dir),
                 "PIPELINE_EXPECTED_SOURCE_ROWS": str(expected_source_rows),
+                "PIPELINE_EXPECTED_SOURCE_AMOUNT": expected_source_amount,
                 "PIPELINE_UNKNOWN_MAX_LINE_PERCENT": repr(float(unknown_max_line_percent)),
                 "PIPELINE_UNKNOWN_MAX_MONEY_PERCENT": repr(float(unknown_max_money_percent)),
                 "PIPELINE_UNKNOWN_STRICT": "true" if unknown_strict else "false",

@@ -111,8 +111,8 @@ def test_the_publish_reads_the_handed_over_models_from_the_store(tmp_path, s3_se
         "resource_type": "model", "fqn": ["p", "marts", "fct_sales"], "name": "fct_sales",
         "unique_id": "model.p.fct_sales", "columns": {}}}}))  # fmt: skip
     marker = tmp_path / "build.json"
-    fields = dict(source="s", workbooks=[], source_sha256=[], source_rows=1, lake_rows=1,
-                  conversion_rejects_by_reason={}, convert_seconds=0, dbt={})  # fmt: skip
+    fields = dict(source="s", workbooks=[], source_sha256=[], source_rows=1, source_amount="2.500",
+                  lake_rows=1, conversion_rejects_by_reason={}, convert_seconds=0, dbt={})  # fmt: skip
     BuildMarker(warehouse_version="v1", **fields).write(marker)
     location = f"s3://{s3_bucket}/lake/_warehouse"
 

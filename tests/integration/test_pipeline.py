@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from support import SMALL_ROWS, expected_from_workbook, write_workbook
+from support import SMALL_ROWS, T1, expected_from_workbook, write_workbook
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -78,6 +78,59 @@ def test_small_workbook_end_to_end_then_no_op(small_workbook, run_pipeline, pg_d
     assert "nothing to do" in second.output and f"{expected['fact_rows']:,} lines" in second.output
     assert marker.stat().st_mtime_ns == before
     assert query(pg_dsn, "select count(*) from pipeline_meta.publish_ledger") == [(1,)]
+
+
+def test_rows_the_conversion_could_not_type_keep_their_money(run_pipeline, pg_dsn, tmp_path):
+    # Quantity and price type but the date does not: 3 x 36.63 = 109.89 GBP at stake, in the quarantine.
+    # A quantity that does not type carries no money. Fact + quarantine = every amount the workbook holds.
+    from pipeline.config import OLAP_PROJECT_DIR, WAREHOUSE_PROJECT_DIR
+    from pipeline.lib.dbt import DbtBuildError, run_dbt
+    from pipeline.lib.verify import verify_with_dbt_postgres
+
+    untyped = [
+        (537001, 22728, "ALARM CLOCK BAKELIKE PINK", 3, "yesterday", 36.63, 12583.0, "France"),
+        (537002, 22728, "ALARM CLOCK BAKELIKE PINK", "three", T1, 3.75, 12583.0, "France"),
+    ]
+    book = write_workbook(tmp_path / "in" / "Online Retail.xlsx", [*SMALL_ROWS, *untyped])
+    typed = expected_from_workbook(write_workbook(tmp_path / "typed" / "typed.xlsx", SMALL_ROWS))
+
+    run = run_pipeline(
+        "--source", str(book), "--pipeline-max-reject-share", "0.5", env={"PIPELINE_PG_DSN": pg_dsn}
+    )
+
+    assert run.returncode == 0, run.output
+    quarantined = query(pg_dsn, """
+        select reason_code, quantity, unit_price, line_amount from analytics.rejected_invoice_lines
+        where duplicate_of_source_row is null order by source_row
+    """)  # fmt: skip
+    assert quarantined == [
+        ("invalid_invoice_date", 3, Decimal("36.630"), Decimal("109.890")),
+        ("invalid_quantity", None, None, None),
+    ]
+    [(fact_amount, rejected_amount)] = query(pg_dsn, """
+        select (select sum(line_amount) from analytics.fct_sales),
+               (select sum(line_amount) from analytics.rejected_invoice_lines)
+    """)  # fmt: skip
+    assert fact_amount + rejected_amount == typed["source_amount"] + Decimal("109.890")
+    assert f"quarantine        {typed['duplicates'] + 2} lines, {rejected_amount} GBP" in run.output
+
+    # The checks that compare with the conversions' money fail when a penny is missing.
+    warehouse = tmp_path / "data" / "warehouse"
+    wrong = str(fact_amount + rejected_amount + Decimal("0.010"))
+    with pytest.raises(DbtBuildError, match="assert_money_conserved"):
+        run_dbt(
+            ["test", "--select", "assert_money_conserved"], project_dir=WAREHOUSE_PROJECT_DIR,
+            work_dir=tmp_path / "dbt-by-hand", write_json=False,
+            env={"PIPELINE_WAREHOUSE_PATH": str(warehouse / "retail.duckdb"),
+                 "PIPELINE_DUCKDB_MEMORY_LIMIT": "1GB", "PIPELINE_EXPECTED_SOURCE_AMOUNT": wrong},
+        )  # fmt: skip
+    with pytest.raises(DbtBuildError, match="assert_published_lines_conserved"):
+        verify_with_dbt_postgres(
+            project_dir=OLAP_PROJECT_DIR, dsn=pg_dsn, work_dir=tmp_path / "verify",
+            manifest_path=warehouse / "dbt" / "target" / "manifest.json",
+            expected_source_rows=-1, expected_source_amount=wrong, bi_role="analytics_reader",
+            turn_wait_seconds=60,
+        )  # fmt: skip
 
 
 def test_failing_run_exits_non_zero_and_writes_no_lake(run_pipeline, pg_dsn, tmp_path):

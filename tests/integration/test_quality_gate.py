@@ -111,5 +111,6 @@ def test_verification_fails_when_a_live_table_lost_a_key(tmp_path, run_pipeline,
         verify_with_dbt_postgres(
             project_dir=OLAP_PROJECT_DIR, dsn=pg_dsn, work_dir=tmp_path / "verify",
             manifest_path=tmp_path / "data" / "warehouse" / "dbt" / "target" / "manifest.json",
-            expected_source_rows=-1, bi_role="analytics_reader", turn_wait_seconds=60,
+            expected_source_rows=-1, expected_source_amount="", bi_role="analytics_reader",
+            turn_wait_seconds=60,
         )  # fmt: skip

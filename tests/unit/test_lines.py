@@ -67,6 +67,13 @@ def test_untypable_rows_are_rejected_with_reason_and_raw_text(tmp_path):
     }
     assert got.rejects.filter(pl.col("source_row") == 3)["raw_quantity"][0] == "abc"
     assert got.lines.height + got.rejects.height == got.source_rows
+    # A reject whose quantity and price type keeps them: its money is at stake. Both or neither.
+    money = {r: (q, p) for r, q, p in got.rejects.select("source_row", "quantity", "unit_price").iter_rows()}
+    assert money[5] == money[7] == money[8] == money[9] == (1, Decimal("1.850"))
+    assert money[3] == money[4] == money[6] == (None, None)  # quantity or price did not type
+    # The conversion's money: its lines' and its rejects' whose amount is known (5 x 1.85).
+    lines_amount = sum(q * p for q, p in got.lines.select("quantity", "unit_price").iter_rows())
+    assert got.source_amount == lines_amount + Decimal("9.250")
 
 
 def test_online_retail_ii_sheets_land_in_the_same_schema(tmp_path):

@@ -12,8 +12,8 @@ from pipeline.lib.warehouse import duckdb_text_list, plan_build
 
 SETTINGS = {"conversion_rules": {"date_order": "auto"}, "lake_format": 2, "duckdb": "1.5.5"}
 PREVIOUS = BuildMarker(
-    warehouse_version="v1", source="landing", workbooks=[], source_sha256=[], source_rows=30, lake_rows=30,
-    conversion_rejects_by_reason={}, convert_seconds=1.0, dbt={},
+    warehouse_version="v1", source="landing", workbooks=[], source_sha256=[], source_rows=30,
+    source_amount="0.000", lake_rows=30, conversion_rejects_by_reason={}, convert_seconds=1.0, dbt={},
     exports={"a.xlsx": "sha-a", "b.xlsx": "sha-b", "c.xlsx": "sha-c"},
     export_rows={"a.xlsx": 10, "b.xlsx": 10, "c.xlsx": 10},
     dbt_project="project-1", model_settings=SETTINGS,

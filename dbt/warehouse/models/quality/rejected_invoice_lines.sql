@@ -1,7 +1,8 @@
 {#-
   Every source line kept out of fct_sales, with the reason: repeats of an earlier line (within its
   sheet, or from another sheet or export; see int_invoice_lines_duplicates_flagged), and the rows the
-  conversion could not type (their raw text is kept; typed columns are then null).
+  conversion could not type (their raw text is kept; of the typed columns, only quantity, unit price
+  and line amount are set, and only where the conversion could type them: that money is at stake).
   Source lines = fct_sales + rejected_invoice_lines, in rows and in money (see tests/).
 
   Maintained per export like fct_sales (macros/replace_lines.sql): the repeats of the value groups
@@ -66,10 +67,10 @@ unioned as (
         raw_invoice_no as invoice_no,
         raw_stock_code as stock_code,
         raw_description as description,
-        null as quantity,
+        quantity,
         null as invoice_at,
-        null as unit_price,
-        null as line_amount,
+        unit_price,
+        line_amount,
         null as customer_id,
         raw_country as country_name,
         null as duplicate_of_source_row,
