@@ -191,8 +191,9 @@ def start(command: list[str], *, env: Mapping[str, str], cwd: Path | str,
 
 
 def kill(proc: subprocess.Popen) -> None:
-    """SIGKILL the process group of a command from ``start`` (a lost machine, a ``kill -9``) and reap it."""
-    if proc.poll() is None:
+    """SIGKILL the process group of a command from ``start`` (a lost machine, a ``kill -9``) and reap it.
+    The group may outlive its leader: processes it forked are killed too."""
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
 

@@ -216,10 +216,12 @@ def _prepare_dbt() -> None:
         return
     try:
         _import_and_parse()
-    except KeyboardInterrupt:
-        # Nothing raised in a fork hook leaves it (Python prints it and goes on): Ctrl-C is sent
-        # again, to arrive once the hook has returned, where Luigi's loop stops the run.
-        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+    except KeyboardInterrupt as stop:
+        # Nothing raised in a fork hook leaves it (Python prints it and goes on): Ctrl-C (or SIGTERM,
+        # pipeline/signals.py) is sent again, to arrive once the hook has returned, where Luigi's loop
+        # stops the run.
+        signum = getattr(stop, "signum", signal.SIGINT)
+        threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
 
 
 def _import_and_parse() -> None:

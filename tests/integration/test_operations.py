@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 import urllib.parse
@@ -40,6 +41,23 @@ def answers(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def running(pid: int) -> bool:
+    """True while process ``pid`` exists and has not ended (a zombie has ended, its parent not reaped it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def task_processes(pid: int) -> list[int]:
+    """The task processes Luigi's process ``pid`` forked (its command line; not multiprocessing's
+    resource tracker, which ends on its own once the processes it serves are gone)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    return [int(child) for child in children if Path(f"/proc/{child}/cmdline").read_bytes() == command]
 
 
 def scheduler_tasks(port: int, status: str) -> dict:
@@ -150,6 +168,38 @@ def test_run_report_draws_its_charts_offline(tmp_path, run_pipeline, pg_dsn):
                   f"--screenshot={shot}", page_uri]  # fmt: skip
     run(screenshot, env=os.environ, cwd=tmp_path, timeout=120, check=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("stage", ["warehouse_before_swap", "copy"])
+def test_sigterm_to_the_main_process_alone_ends_its_task(tmp_path, run_pipeline, pg_dsn, stage):
+    # `kill <pid>`, `docker stop`, Kubernetes: SIGTERM to the main process only, while a task process
+    # is paused in the build (before its swap) or in the publish's copy.
+    book = write_workbook(tmp_path / "in" / "Online Retail.xlsx", SMALL_ROWS)
+    marker = tmp_path / "paused"
+    proc = run_pipeline.paused(
+        "--source", str(book), stage=stage, marker=marker, env={"PIPELINE_PG_DSN": pg_dsn}
+    )
+    try:
+        wait_until(marker.exists, 120, f"the run reaching {stage}", proc)
+        tasks = task_processes(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        # Its output closes when the task process, which holds it too, is gone.
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        kill(proc)
+
+    assert proc.returncode == -signal.SIGTERM, output
+    assert "run stopped by SIGTERM: its task processes were ended" in output
+    assert tasks and not [
+        (pid, Path(f"/proc/{pid}/cmdline").read_bytes(), Path(f"/proc/{pid}/stat").read_text())
+        for pid in tasks
+        if running(pid)
+    ]
+    # Nothing half-done went live, and the next run finishes the work.
+    assert not (tmp_path / "data" / "warehouse" / "retail.published.json").exists()
+    assert (tmp_path / "data" / "warehouse" / "retail.duckdb").exists() == (stage == "copy")
+    again = run_pipeline("--source", str(book), env={"PIPELINE_PG_DSN": pg_dsn})
+    assert again.returncode == 0, again.output
 
 
 def test_a_second_run_in_the_same_data_dir_is_refused_whatever_its_command_line(
