@@ -95,6 +95,13 @@ class Settings:
         "How long a publish, a restore or dbt-postgres's view build waits for the database's publish "
         "turn while another pipeline holds it (then it fails, naming the session that holds it)",
     )
+    postgres_task_timeout_seconds: int = setting(
+        7200,
+        "A publish or dbt-postgres verification still running after this long, its wait for the publish "
+        "turn included, is ended and the run fails; the previous version stays live. A server frozen "
+        "mid-statement answers nothing and no keepalive notices it. 0: no limit. Luigi enforces it "
+        "when tasks run in processes of their own (more than one worker, as luigi.cfg has)",
+    )
     dbt_project_dir: Path = setting(
         WAREHOUSE_PROJECT_DIR,
         "The dbt-duckdb project that builds the warehouse",

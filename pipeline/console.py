@@ -212,7 +212,16 @@ def _broken(task: luigi.Task, exception: BaseException) -> None:
 
 
 @luigi.Task.event_handler(luigi.Event.PROCESS_FAILURE)
-@luigi.Task.event_handler(luigi.Event.TIMEOUT)
 def _died(task: luigi.Task, message: str) -> None:
     if _run is not None:
         _run.record(str(task), message)
+
+
+@luigi.Task.event_handler(luigi.Event.TIMEOUT)
+def _timed_out(task: luigi.Task, message: str) -> None:
+    # Luigi's message names the task by its id; say which limit it was and what to look at.
+    if _run is not None:
+        advice = getattr(task, "timeout_advice", "")
+        _run.record(
+            str(task), f"ran longer than its limit of {task.worker_timeout} s and was ended. {advice}"
+        )

@@ -412,7 +412,23 @@ class PublishedVersion(luigi.Target):
             return False
 
 
-class PublishToPostgres(luigi.Task):
+class _EndsInBoundedTime:
+    """A task that works on PostgreSQL: Luigi ends it after ``postgres_task_timeout_seconds``. A server
+    that froze mid-statement (stopped, swapped out, a hung storage) answers nothing, and its kernel
+    still acknowledges TCP keepalives, so nothing else ends the wait."""
+
+    timeout_advice = (
+        "PostgreSQL answered nothing for that long, or another pipeline held the publish turn: check that "
+        "the server runs and is not stopped or swamped. The previous version stays live; the next run "
+        "publishes. The limit is [pipeline] postgres_task_timeout_seconds."
+    )
+
+    @property
+    def worker_timeout(self) -> int | None:
+        return load_settings().postgres_task_timeout_seconds or None
+
+
+class PublishToPostgres(_EndsInBoundedTime, luigi.Task):
     """Copy the marts into PostgreSQL (schema ``analytics``) through DuckDB's postgres extension.
 
     Done when ``pipeline_meta.publish_ledger`` has the current warehouse version live.
@@ -492,7 +508,7 @@ class PublishToPostgres(luigi.Task):
         ).write(settings.published_marker)
 
 
-class VerifyPostgres(luigi.Task):
+class VerifyPostgres(_EndsInBoundedTime, luigi.Task):
     """dbt-postgres (``dbt/olap``) tests the live tables in PostgreSQL and (re)builds the BI views.
 
     Done when ``data/warehouse/retail.verified.json`` names the current warehouse version and the

@@ -5,7 +5,10 @@ in bounded time, with one message and a non-zero exit."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
+from pathlib import Path
 
 import dba_postgres
 import psycopg
@@ -177,6 +180,42 @@ def test_server_stopped_mid_copy_keeps_the_live_version_and_the_next_run_succeed
     assert dba_server.sql("select count(*) from analytics.fct_sales", fresh_db) == [
         (expected_from_workbook(more)["fact_rows"],)
     ]
+
+
+def test_a_server_frozen_mid_copy_ends_the_run_after_the_task_timeout(small_workbook, run_pipeline, tmp_path):
+    # Stopped processes (SIGSTOP: a hung storage, a VM paused) answer nothing while the kernel still
+    # acknowledges TCP, so no keepalive notices. A server of its own: the module's stays usable.
+    with dba_postgres.dba_server(tmp_path / "frozen") as server:
+        server.sql("create role analytics_reader nologin")
+        env = {"PIPELINE_PG_DSN": server.dsn()}
+        timeout = 20
+        marker = tmp_path / "at-copy"
+        args = ["--source", str(small_workbook), "--pipeline-postgres-task-timeout-seconds", str(timeout)]
+        proc = run_pipeline.paused(*args, stage="copy", marker=marker, seconds=3, env=env)
+        postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
+        frozen = []
+        try:
+            wait_until(marker.exists, 120, "the publish reaching the copy", proc)
+            started = time.monotonic()
+            children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+            frozen = [postmaster, *map(int, children)]
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+            output, _ = proc.communicate(timeout=120)
+            seconds = time.monotonic() - started
+        finally:
+            kill(proc)
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+
+        assert proc.returncode == 30, output
+        assert seconds < timeout + 10, seconds
+        assert f"ran longer than its limit of {timeout} s and was ended. PostgreSQL answered nothing" in output
+        # Nothing went live; once the server is back, the next run publishes.
+        assert server.sql("select count(*) from pipeline_meta.publish_ledger where status = 'live'",
+                          server.dsn(SUPERUSER, SUPERUSER_PASSWORD)) == [(0,)]  # fmt: skip
+        rerun = run_pipeline("--source", str(small_workbook), env=env)
+        assert rerun.returncode == 0, rerun.output
 
 
 def test_two_pipelines_in_two_data_dirs_publish_into_one_database_at_once(
