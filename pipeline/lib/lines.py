@@ -231,6 +231,21 @@ def parse_invoice_dates(text: pl.Series, rules: ConversionRules) -> tuple[pl.Ser
     return timestamps.alias("invoice_ts"), slash_reason, notes
 
 
+def _amount_fits(quantity: pl.Expr, price: pl.Expr) -> pl.Expr:
+    """True when quantity x price fits decimal(18,3) (computed in thousandths, where it cannot overflow)."""
+    return (quantity.cast(pl.Int128) * (price * 1000).cast(pl.Int128)).abs() < MAX_AMOUNT * 1000
+
+
+def _money_known() -> pl.Expr:
+    """For a rejected row (its typed ``_quantity`` and ``_unit_price``, null where they did not type):
+    True when both typed and their amount fits, so the row's money is known. Only on rejects: the
+    lines passed these checks already."""
+    quantity, price = pl.col("_quantity"), pl.col("_unit_price")
+    return ((quantity.abs() < MAX_QUANTITY) & price.is_not_null() & _amount_fits(quantity, price)).fill_null(
+        False
+    )
+
+
 def type_lines(source: RawSource, rules: ConversionRules) -> tuple[pl.DataFrame, list[str]]:
     """All sheets' rows with typed ``_<column>`` values and a ``reason_code`` (null for a good line)."""
     raw = pl.concat([sheet.frame for sheet in source.sheets])
@@ -255,7 +270,7 @@ def type_lines(source: RawSource, rules: ConversionRules) -> tuple[pl.DataFrame,
     # the text, before any arithmetic on it could overflow.
     price_fits = price_text.str.contains(rf"^[+-]?0*\d{{0,{MAX_PRICE_DIGITS}}}(\.|$)")
     price = pl.when(price_ok & price_fits).then(price_text.str.to_decimal(scale=PRICE_SCALE))
-    amount_fits = (quantity.cast(pl.Int128) * (price * 1000).cast(pl.Int128)).abs() < MAX_AMOUNT * 1000
+    amount_fits = _amount_fits(quantity, price)
     earliest = dt.datetime.combine(rules.earliest_invoice_date, dt.time())
     after_latest = dt.datetime.combine(rules.latest_invoice_date + dt.timedelta(days=1), dt.time())
     timestamp = pl.col("_ts")
@@ -280,10 +295,8 @@ def type_lines(source: RawSource, rules: ConversionRules) -> tuple[pl.DataFrame,
         .then(pl.lit("invalid_customer_id"))
         .when(pl.col("_country").is_null()).then(pl.lit("missing_country"))
     )  # fmt: skip
-    money_known = ((quantity.abs() < MAX_QUANTITY) & price.is_not_null() & amount_fits).fill_null(False)
     typed = raw.with_columns(
         reason.alias("reason_code"),
-        money_known.alias("_money_known"),
         quantity.alias("_quantity"),
         timestamp.alias("_invoice_ts"),
         customer.alias("_customer_id"),
@@ -323,7 +336,7 @@ def read_export(path: Path, sha256: str, rules: ConversionRules | None = None) -
         "source_sheet",
         "source_row",
         "reason_code",
-        *[pl.when("_money_known").then(f"_{c}").alias(c) for c in ("quantity", "unit_price")],
+        *[pl.when(_money_known()).then(f"_{c}").alias(c) for c in ("quantity", "unit_price")],
         *[pl.col(c).alias(f"raw_{c}") for c in RAW_COLUMNS],
     )
     return ExportContents(

@@ -47,6 +47,8 @@ def test_untypable_rows_are_rejected_with_reason_and_raw_text(tmp_path):
         (None, 22633, "HAND WARMER", 1, T1, 1.85, 17850, "France"),
         (536366, 22633, "HAND WARMER", 1, T1, 1.85, -1, "France"),  # -1: the guest member's key
         (536366, 22633, "HAND WARMER", 1, T1, 1.85, 0, "France"),  # 0: no customer, a guest line
+        # Quantity and price type, their amount does not fit decimal(18,3): no money, whatever the reason.
+        (None, 22633, "HAND WARMER", 999_999_999, T1, 9_999_999_999, 17850, "France"),
     ]
     book = write_workbook(tmp_path / "bad_rows.xlsx", rows)
 
@@ -64,13 +66,14 @@ def test_untypable_rows_are_rejected_with_reason_and_raw_text(tmp_path):
         8: "missing_country",
         9: "missing_invoice_no",
         10: "invalid_customer_id",
+        12: "missing_invoice_no",
     }
     assert got.rejects.filter(pl.col("source_row") == 3)["raw_quantity"][0] == "abc"
     assert got.lines.height + got.rejects.height == got.source_rows
     # A reject whose quantity and price type keeps them: its money is at stake. Both or neither.
     money = {r: (q, p) for r, q, p in got.rejects.select("source_row", "quantity", "unit_price").iter_rows()}
     assert money[5] == money[7] == money[8] == money[9] == (1, Decimal("1.850"))
-    assert money[3] == money[4] == money[6] == (None, None)  # quantity or price did not type
+    assert money[3] == money[4] == money[6] == money[12] == (None, None)  # did not type, or does not fit
     # The conversion's money: its lines' and its rejects' whose amount is known (5 x 1.85).
     lines_amount = sum(q * p for q, p in got.lines.select("quantity", "unit_price").iter_rows())
     assert got.source_amount == lines_amount + Decimal("9.250")
