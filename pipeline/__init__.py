@@ -13,7 +13,7 @@ os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 
 from pipeline.config import lock_runs_per_data_dir  # noqa: E402
 from pipeline.console import use_pipeline_logging  # noqa: E402
-from pipeline.signals import end_tasks_with_the_run  # noqa: E402
+from pipeline.lib.signals import end_tasks_with_the_run  # noqa: E402
 from pipeline.tasks import (  # noqa: E402
     BuildWarehouse,
     ConvertWorkbookToParquet,

@@ -27,6 +27,7 @@ from pipeline.guards import check_postgres, check_store, hold_data_dir
 from pipeline.lib.dbt import parse_after_next_fork, parse_planned, process_ends_with_its_task
 from pipeline.lib.manifest import LakePaths, conversion_figures, manifest_is_current
 from pipeline.lib.markers import BuildMarker, DownloadMarker, PublishedMarker, VerifiedMarker
+from pipeline.lib.signals import interrupts_kept
 from pipeline.lib.sources import (
     SourceError,
     SourceListing,
@@ -608,6 +609,7 @@ def _task_started(task: luigi.Task) -> None:
 
 @BuildWarehouse.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
 @VerifyPostgres.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
+@interrupts_kept  # it asks whether tasks are complete: on S3, listings (pipeline/lib/signals.py)
 def _plan_dbt_parse(task: luigi.Task, dependency: luigi.Task) -> None:
     """Luigi fires this while it schedules a dbt task that is not done, in its scheduling process, once
     per dependency. When a task it depends on is still to run too, that task is forked first, and dbt
@@ -631,6 +633,7 @@ def _plan_dbt_parse(task: luigi.Task, dependency: luigi.Task) -> None:
 
 
 @RunAll.event_handler(luigi.Event.DEPENDENCY_PRESENT)
+@interrupts_kept  # it asks the ledger
 def _summarise_no_op(task: RunAll) -> None:
     """RunAll found complete before anything ran: a no-op run still ends with a summary."""
     from pipeline.summary import print_no_op_summary

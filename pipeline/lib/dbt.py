@@ -24,7 +24,6 @@ import importlib
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -35,6 +34,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pipeline.lib.signals import send_again
 
 PARSE_CACHE = Path("target") / "partial_parse.msgpack"
 
@@ -217,11 +218,9 @@ def _prepare_dbt() -> None:
     try:
         _import_and_parse()
     except KeyboardInterrupt as stop:
-        # Nothing raised in a fork hook leaves it (Python prints it and goes on): Ctrl-C (or SIGTERM,
-        # pipeline/signals.py) is sent again, to arrive once the hook has returned, where Luigi's loop
-        # stops the run.
-        signum = getattr(stop, "signum", signal.SIGINT)
-        threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+        # Nothing raised in a fork hook leaves it (Python prints it and goes on): Ctrl-C or SIGTERM is
+        # sent again, to arrive once the hook has returned, where Luigi's loop stops the run.
+        send_again(stop)
 
 
 def _import_and_parse() -> None:

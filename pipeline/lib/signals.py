@@ -1,0 +1,126 @@
+"""Stopping a run: SIGTERM to its main process ends its task processes too, as Ctrl-C does, and an
+interrupt that lands where it would be dropped is sent again.
+
+Luigi runs each task in a process it forks (luigi.cfg has two workers). Ctrl-C in the main process
+raises KeyboardInterrupt, and Luigi's worker terminates its running tasks as that leaves it. SIGTERM
+alone (``kill <pid>``, ``docker stop`` and Kubernetes signalling PID 1, a supervisor signalling the
+process it started) killed the main process at once and left its task running: a build paused before
+its swap renamed the new warehouse over the live one a minute after the run had ended. In the main
+process of a ``luigi`` command, SIGTERM now raises ``Terminated``, a KeyboardInterrupt, so it takes
+Ctrl-C's way out; on the way, further stop signals are ignored, every task process still running is
+ended (SIGKILL if SIGTERM has not ended it within ``END_WAIT_SECONDS``), and the process exits as one
+killed by SIGTERM (143 in a shell), after its exit handlers.
+
+A task process dies of SIGTERM at once, as it did before: every task is safe to kill (its outputs
+appear whole or not at all).
+
+Two places drop a KeyboardInterrupt: Luigi's ``Task.trigger_event`` returns when an event handler
+raises one, and Python prints one raised in a fork hook and goes on. Code of the main process that runs
+there and may take a while (asking whether tasks are complete: S3 listings, the ledger; dbt's parse)
+catches it and sends the signal again with ``send_again``, to arrive once that code has returned.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+END_WAIT_SECONDS = 10.0
+
+
+class Terminated(KeyboardInterrupt):
+    """The run's main process was sent ``signum``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+def end_tasks_with_the_run() -> None:
+    """At import, in the main thread of a ``luigi`` command (not a CLI command of the pipeline or a
+    test process that imports it): SIGTERM raises ``Terminated``, unless the process has its own
+    handler already."""
+    command = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    if command.name != "luigi" and command.parent.name != "luigi":  # `luigi ...` or `python -m luigi ...`
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None):
+        return
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    os.register_at_fork(after_in_child=_default_in_child)
+    previous_hook = sys.excepthook
+
+    def excepthook(kind, value, tb):
+        if not isinstance(value, Terminated):
+            return previous_hook(kind, value, tb)
+        _exit_as_killed(value.signum)
+
+    sys.excepthook = excepthook
+
+
+def send_again(stop: KeyboardInterrupt) -> None:
+    """Send the signal behind ``stop`` (SIGINT for Ctrl-C) to this process again, 50 ms from now."""
+    signum = getattr(stop, "signum", signal.SIGINT)
+    threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+
+
+def interrupts_kept(handler: Callable) -> Callable:
+    """A Luigi event handler whose KeyboardInterrupt is sent again instead of dropped by Luigi."""
+
+    @functools.wraps(handler)
+    def kept(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except KeyboardInterrupt as stop:
+            send_again(stop)
+
+    return kept
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated(signum)
+
+
+def _default_in_child() -> None:
+    if signal.getsignal(signal.SIGTERM) is _raise_terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _exit_as_killed(signum: int) -> None:
+    # A second signal could interrupt the ending itself (Luigi's, a moment ago, or this one), leaving a
+    # task running; the ending is bounded, so further signals wait for nothing.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.SIG_IGN)
+    _end_task_processes()
+    print(f"\nrun stopped by {signal.Signals(signum).name}: no task process of it is left running; "
+          "nothing half-done went live", file=sys.stderr)  # fmt: skip
+    # Python would exit as killed by SIGINT after an uncaught KeyboardInterrupt: run the exit handlers
+    # (logs flushed, temporary parse folders removed) and die of the signal that stopped the run.
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    os._exit(128 + signum)  # not reached: the signal's default action ends the process
+
+
+def _end_task_processes() -> None:
+    """End the task processes that Luigi's worker has not ended (it was interrupted), and wait for them."""
+    running = multiprocessing.active_children()
+    for process in running:
+        process.terminate()
+    deadline = time.monotonic() + END_WAIT_SECONDS
+    for process in running:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
