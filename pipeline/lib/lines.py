@@ -236,14 +236,18 @@ def _amount_fits(quantity: pl.Expr, price: pl.Expr) -> pl.Expr:
     return (quantity.cast(pl.Int128) * (price * 1000).cast(pl.Int128)).abs() < MAX_AMOUNT * 1000
 
 
+def _quantity_fits(quantity: pl.Expr) -> pl.Expr:
+    """True when the quantity is within the star schema's range. Not ``abs() < MAX_QUANTITY``: the
+    smallest Int64's absolute value wraps to itself."""
+    return quantity.is_between(-MAX_QUANTITY, MAX_QUANTITY, closed="none")
+
+
 def _money_known() -> pl.Expr:
     """For a rejected row (its typed ``_quantity`` and ``_unit_price``, null where they did not type):
     True when both typed and their amount fits, so the row's money is known. Only on rejects: the
     lines passed these checks already."""
     quantity, price = pl.col("_quantity"), pl.col("_unit_price")
-    return ((quantity.abs() < MAX_QUANTITY) & price.is_not_null() & _amount_fits(quantity, price)).fill_null(
-        False
-    )
+    return (_quantity_fits(quantity) & price.is_not_null() & _amount_fits(quantity, price)).fill_null(False)
 
 
 def type_lines(source: RawSource, rules: ConversionRules) -> tuple[pl.DataFrame, list[str]]:
@@ -264,12 +268,15 @@ def type_lines(source: RawSource, rules: ConversionRules) -> tuple[pl.DataFrame,
     customer = pl.when(customer_id != 0).then(customer_id)
     if zeros := raw.select((customer_id == 0).sum()).item():
         notes.append(f"customer id 0 on {zeros:,} rows: read as guest lines (no customer)")
-    price_text = _decimal_point(pl.col("_unit_price"), source.decimal_comma).str.strip_prefix("+")
+    price_text = _decimal_point(pl.col("_unit_price"), source.decimal_comma)
     price_ok = price_text.str.contains(_PRICE)
     # decimal(18,3) holds 15 digits before the point: a longer price is out of range, and is caught on
     # the text, before any arithmetic on it could overflow.
     price_fits = price_text.str.contains(rf"^[+-]?0*\d{{0,{MAX_PRICE_DIGITS}}}(\.|$)")
-    price = pl.when(price_ok & price_fits).then(price_text.str.to_decimal(scale=PRICE_SCALE))
+    # The sign is checked above (one at most); the decimal parser does not take a "+".
+    price = pl.when(price_ok & price_fits).then(
+        price_text.str.strip_prefix("+").str.to_decimal(scale=PRICE_SCALE)
+    )
     amount_fits = _amount_fits(quantity, price)
     earliest = dt.datetime.combine(rules.earliest_invoice_date, dt.time())
     after_latest = dt.datetime.combine(rules.latest_invoice_date + dt.timedelta(days=1), dt.time())
@@ -282,7 +289,7 @@ def type_lines(source: RawSource, rules: ConversionRules) -> tuple[pl.DataFrame,
         .when(pl.col("_stock_code").is_null()).then(pl.lit("missing_stock_code"))
         .when(pl.col("_quantity").is_null()).then(pl.lit("missing_quantity"))
         .when(quantity.is_null()).then(pl.lit("invalid_quantity"))
-        .when(quantity.abs() >= MAX_QUANTITY).then(pl.lit("quantity_out_of_range"))
+        .when(~_quantity_fits(quantity)).then(pl.lit("quantity_out_of_range"))
         .when(pl.col("_invoice_ts").is_null()).then(pl.lit("missing_invoice_date"))
         .when(pl.col("_slash_reason").is_not_null()).then(pl.col("_slash_reason"))
         .when(timestamp.is_null()).then(pl.lit("invalid_invoice_date"))

@@ -25,7 +25,8 @@ from pipeline.lib.markers import Marker
 # 3: a customer id below 0 is rejected (invalid_customer_id: -1 is the guest member's key), and 0
 # reads as no customer.
 # 4: a reject keeps its quantity and price when they type (its money is at stake), and the manifest
-# counts the money of every row whose amount is known (``source_amount``).
+# counts the money of every row whose amount is known (``source_amount``). A price with two signs
+# (``+-1.5``) and the smallest Int64 as a quantity are rejected.
 MANIFEST_VERSION = 4
 
 

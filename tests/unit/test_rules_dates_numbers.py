@@ -115,6 +115,9 @@ def test_integers_are_exact_or_rejected_never_rounded(tmp_path):
         (*GOOD[:3], "99999999999999999999", *GOOD[4:]),
         (*GOOD[:6], "17850.5", GOOD[7]),
         (*GOOD[:6], "9007199254740993", GOOD[7]),  # customer ids are not bounded: exact, not ...992
+        # The smallest Int64: its absolute value wraps to itself, which passed a check of abs() < limit,
+        # and at price 0 its amount fits: the warehouse's sums then overflowed.
+        (*GOOD[:3], "-9223372036854775808", GOOD[4], "0", *GOOD[6:]),
     ]
     got = read_rows(tmp_path, rows, ConversionRules())
     assert reasons(got) == [
@@ -124,6 +127,7 @@ def test_integers_are_exact_or_rejected_never_rounded(tmp_path):
         "invalid_quantity",
         "invalid_customer_id",
         None,
+        "quantity_out_of_range",
     ]
     assert got.rejects.sort("source_row")["raw_quantity"][0] == "9007199254740993"
     lines = got.lines.sort("source_row")
@@ -140,6 +144,9 @@ def test_money_is_exact_and_must_fit_the_star_schema(tmp_path):
         (*GOOD[:3], 10**15, *GOOD[4:]),
         (*GOOD[:3], 0, GOOD[4], "9999999999999999.5", *GOOD[6:]),  # amount 0, price beyond decimal(18,3)
         (*GOOD[:5], "99999999999999999999999999999999999.5", *GOOD[6:]),  # beyond any decimal arithmetic
+        (*GOOD[:5], "+1.5", *GOOD[6:]),
+        (*GOOD[:5], "+-1.5", *GOOD[6:]),  # one sign at most
+        (*GOOD[:5], "++1.5", *GOOD[6:]),
     ]
     got = read_rows(tmp_path, rows)
     assert reasons(got) == [
@@ -150,8 +157,12 @@ def test_money_is_exact_and_must_fit_the_star_schema(tmp_path):
         "quantity_out_of_range",
         "unit_price_out_of_range",
         "unit_price_out_of_range",
+        None,
+        "invalid_unit_price",
+        "invalid_unit_price",
     ]
-    assert got.lines.sort("source_row")["unit_price"].to_list() == [Decimal("2.550"), Decimal("999999.999")]
+    prices = got.lines.sort("source_row")["unit_price"].to_list()
+    assert prices == [Decimal("2.550"), Decimal("999999.999"), Decimal("1.500")]
 
 
 def test_every_reason_is_declared_and_the_threshold_names_counts_and_rows(tmp_path):
