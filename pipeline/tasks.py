@@ -306,6 +306,7 @@ class BuildWarehouse(luigi.Task):
             reject_files=[str(f) for f in reject_files],
             expected_source_rows=figures["source_rows"],
             expected_source_amount=figures["source_amount"],
+            lines_held=figures["lake_rows"],
             target=settings.dbt_build_target,
             lake_location=settings.lake_location,
             threads=settings.dbt_threads,

@@ -291,6 +291,7 @@ def build_warehouse(
     reject_files: list[str],
     expected_source_rows: int,
     expected_source_amount: str,
+    lines_held: int,
     target: str,
     threads: int,
     memory_limit: str,
@@ -304,7 +305,8 @@ def build_warehouse(
     target/ and logs). ``line_files`` and ``reject_files`` are the lake files of the exports this
     build reads (all of them for a full refresh), ``expected_source_rows`` and
     ``expected_source_amount`` the source rows and their money (manifest.LakeManifest) of every export
-    the warehouse will hold. Returns timing, results, the rows of tests that warned, and the
+    the warehouse will hold, ``lines_held`` their typed lines (none: the build fails, in either mode).
+    Returns timing, results, the rows of tests that warned, and the
     stock codes and countries no seed knows (``unknown_values``).
 
     The unknown-value limits reach dbt's test assert_unknown_values_within_limits as env vars, the
@@ -318,8 +320,9 @@ def build_warehouse(
         if warehouse_path.exists()
         else "No warehouse was built, so nothing was published."
     )
-    if not line_files and plan.mode == "full":
-        # DuckDB cannot read an empty list of files; say why there is nothing to read instead.
+    if lines_held == 0:
+        # A star schema of nothing: say why instead (a full build could not even read an empty list of
+        # files, and an incremental one must not succeed where the full build of the same exports fails).
         raise DbtBuildError(
             "No export holds a line that could be typed: every row was rejected at conversion (see the "
             f"rejects in {len(reject_files)} file(s) under the lake's _rejects/). {kept}"

@@ -142,3 +142,22 @@ def test_an_export_with_no_typable_line_fails_clearly_even_when_rejects_are_allo
     assert "No warehouse was built, so nothing was published." in run.output
     assert "read_parquet needs at least one file" not in run.output
     assert not (tmp_path / "data" / "warehouse" / "retail.duckdb").exists()
+
+
+def test_an_incremental_build_left_with_no_typable_line_fails_as_a_full_one_would(tmp_path, run_pipeline):
+    landing = tmp_path / "landing"
+    good = write_workbook(landing / "a.xlsx", SMALL_ROWS)
+    write_workbook(landing / "b.xlsx", [(*r[:4], "not a date", *r[5:]) for r in SMALL_ROWS])
+    args = ("--source", str(landing), "--pipeline-max-reject-share", "1")
+    first = run_pipeline(*args, task="BuildWarehouse")
+    assert first.returncode == 0, first.output
+    warehouse = tmp_path / "data" / "warehouse" / "retail.duckdb"
+    built = warehouse.read_bytes()
+
+    good.unlink()  # what is left holds rejects only
+    run = run_pipeline(*args, task="BuildWarehouse")
+
+    assert run.returncode == 30, run.output
+    assert "No export holds a line that could be typed: every row was rejected at conversion" in run.output
+    assert f"The warehouse was not replaced: {warehouse} still holds the last good build." in run.output
+    assert warehouse.read_bytes() == built
