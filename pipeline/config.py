@@ -99,8 +99,9 @@ class Settings:
         7200,
         "A publish or dbt-postgres verification still running after this long, its wait for the publish "
         "turn included, is ended and the run fails; the previous version stays live. A server frozen "
-        "mid-statement answers nothing and no keepalive notices it. 0: no limit. Luigi enforces it "
-        "when tasks run in processes of their own (more than one worker, as luigi.cfg has)",
+        "mid-statement answers nothing and no keepalive notices it. 0: no limit. Must exceed "
+        "publish_turn_wait_seconds. Luigi runs a task with a limit in a process of its own, with one "
+        "worker too",
     )
     dbt_project_dir: Path = setting(
         WAREHOUSE_PROJECT_DIR,

@@ -219,9 +219,10 @@ def _died(task: luigi.Task, message: str) -> None:
 
 @luigi.Task.event_handler(luigi.Event.TIMEOUT)
 def _timed_out(task: luigi.Task, message: str) -> None:
-    # Luigi's message names the task by its id; say which limit it was and what to look at.
+    # Luigi's message names the task by its id: say which limit it was and, when the limit is the
+    # task's own (not [worker] timeout), what to look at.
     if _run is not None:
-        advice = getattr(task, "timeout_advice", "")
-        _run.record(
-            str(task), f"ran longer than its limit of {task.worker_timeout} s and was ended. {advice}"
-        )
+        found = re.search(r"timed out after (\S+) seconds", message)
+        limit = found.group(1) if found else "?"
+        advice = getattr(task, "timeout_advice", "") if task.worker_timeout is not None else ""
+        _run.record(str(task), f"ran longer than its limit of {limit} s and was ended. {advice}".strip())

@@ -1,7 +1,8 @@
-"""What a run checks before it starts, in the scheduling process, before any task runs: that no other
-run works in its data directory, that the lake's object store (when ``lake_url`` is ``s3://``) answers,
-accepts the credentials and has the bucket, and that its PostgreSQL answers, accepts the credentials
-and grants what publishing needs. A failure here ends the run at once (exit code 35) with one message.
+"""What a run checks before it starts, in the scheduling process, before any task runs: that the
+settings that bound its time can work, that no other run works in its data directory, that the lake's
+object store (when ``lake_url`` is ``s3://``) answers, accepts the credentials and has the bucket, and
+that its PostgreSQL answers, accepts the credentials and grants what publishing needs. A failure here
+ends the run at once (exit code 35) with one message.
 """
 
 from __future__ import annotations
@@ -15,6 +16,26 @@ from pipeline.lib.preflight import Preflight, preflight
 
 class DataDirInUse(RuntimeError):
     """Another run works in this data directory."""
+
+
+class SettingsError(ValueError):
+    """A setting's value cannot work; the message names it and says what it must be."""
+
+
+def check_settings(settings: Settings) -> None:
+    """The settings that bound a run's time: a limit below 0 would end every publish at once, and a
+    wait for the publish turn as long as the publish's whole limit would never end by itself."""
+    limit, wait = settings.postgres_task_timeout_seconds, settings.publish_turn_wait_seconds
+    if limit < 0 or wait < 0:
+        raise SettingsError(
+            f"[pipeline] postgres_task_timeout_seconds = {limit} and publish_turn_wait_seconds = {wait}: "
+            "neither may be below 0 (0: no limit, no wait)"
+        )
+    if limit and wait >= limit:
+        raise SettingsError(
+            f"[pipeline] publish_turn_wait_seconds = {wait} is not below postgres_task_timeout_seconds = "
+            f"{limit}, which counts the wait for the publish turn too: raise the limit, or set it to 0"
+        )
 
 
 def hold_data_dir(settings: Settings) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import luigi
 
 from pipeline.config import Settings, load_settings
-from pipeline.guards import check_postgres, check_store, hold_data_dir
+from pipeline.guards import check_postgres, check_settings, check_store, hold_data_dir
 from pipeline.lib.dbt import parse_after_next_fork, parse_planned, process_ends_with_its_task
 from pipeline.lib.manifest import LakePaths, conversion_figures, manifest_is_current
 from pipeline.lib.markers import BuildMarker, DownloadMarker, PublishedMarker, VerifiedMarker
@@ -585,6 +585,7 @@ class RunAll(luigi.Task):
 
     def complete(self):
         settings = load_settings(self.source or None)
+        check_settings(settings)
         hold_data_dir(settings)
         check_store(settings)  # before PostgreSQL, which may start an embedded server
         check_postgres(settings)

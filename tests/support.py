@@ -183,10 +183,11 @@ def run(command: list[str], *, env: Mapping[str, str], cwd: Path | str, timeout:
 def start(command: list[str], *, env: Mapping[str, str], cwd: Path | str,
           stdout=subprocess.PIPE) -> subprocess.Popen:  # fmt: skip
     """Start ``command`` in the background, in a session of its own (``kill`` ends it and every
-    process it started); stderr goes with stdout (a pipe, read with ``communicate()``)."""
+    process it started); stderr goes with stdout (a pipe, read with ``communicate()``). SIGINT acts as
+    from a terminal even when the tests run as a background job, which starts with it ignored."""
     return subprocess.Popen(
         [str(part) for part in command], cwd=cwd, env=dict(env), stdout=stdout, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
+        text=True, start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
 
 

@@ -194,7 +194,9 @@ def parse_after_next_fork(name: str, request: ParseRequest) -> None:
     project parsed (``run_dbt`` checks that the parse is still the one it would make). Not before the
     fork: the first task would wait for it. A task that Luigi would fork meanwhile waits, once per run.
     A no-op run schedules no dbt task and imports nothing; forked task processes never prepare on their
-    parent's behalf; with one worker, tasks run in this process, and each dbt task parses as before.
+    parent's behalf; with one worker, tasks run in this process, and each dbt task parses as before
+    (but for the publish and the verification, which Luigi forks for their time limit: the first of
+    them still makes this process parse, and the warehouse's parse then serves nothing).
     """
     global _preparer
     if name in _planned:

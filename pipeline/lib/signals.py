@@ -1,18 +1,21 @@
-"""Stopping a run: SIGTERM to its main process ends its task processes too, as Ctrl-C does, and an
+"""Stopping a run: SIGTERM or SIGINT to its main process ends its task processes too, at once, and an
 interrupt that lands where it would be dropped is sent again.
 
-Luigi runs each task in a process it forks (luigi.cfg has two workers). Ctrl-C in the main process
-raises KeyboardInterrupt, and Luigi's worker terminates its running tasks as that leaves it. SIGTERM
-alone (``kill <pid>``, ``docker stop`` and Kubernetes signalling PID 1, a supervisor signalling the
-process it started) killed the main process at once and left its task running: a build paused before
-its swap renamed the new warehouse over the live one a minute after the run had ended. In the main
-process of a ``luigi`` command, SIGTERM now raises ``Terminated``, a KeyboardInterrupt, so it takes
-Ctrl-C's way out; on the way, further stop signals are ignored, every task process still running is
-ended (SIGKILL if SIGTERM has not ended it within ``END_WAIT_SECONDS``), and the process exits as one
-killed by SIGTERM (143 in a shell), after its exit handlers.
+Luigi runs each task in a process it forks (luigi.cfg has two workers). SIGTERM alone (``kill <pid>``,
+``docker stop`` and Kubernetes signalling PID 1, a supervisor signalling the process it started)
+killed the main process at once and left its task running: a build paused before its swap renamed the
+new warehouse over the live one a minute after the run had ended. Ctrl-C went Luigi's way: its worker
+ends its tasks as the KeyboardInterrupt leaves it, but only once its keep-alive thread has stopped (a
+minute and more when a central scheduler does not answer), and a second signal meanwhile left them
+running. In the main process of a ``luigi`` command, both signals now send SIGTERM (and SIGCONT, which
+a stopped process needs to act on it) to every task process first, then raise ``Terminated``, a
+KeyboardInterrupt, so the run takes Ctrl-C's way out. On that way, further stop signals are ignored,
+every task process still there is waited for (SIGKILL after ``END_WAIT_SECONDS``), and the process
+exits as one killed by the signal (143 for SIGTERM, 130 for SIGINT in a shell), after its exit
+handlers, with one line instead of a traceback.
 
-A task process dies of SIGTERM at once, as it did before: every task is safe to kill (its outputs
-appear whole or not at all).
+A task process dies of SIGTERM at once: every task is safe to kill (its outputs appear whole or not at
+all).
 
 Two places drop a KeyboardInterrupt: Luigi's ``Task.trigger_event`` returns when an event handler
 raises one, and Python prints one raised in a fork hook and goes on. Code of the main process that runs
@@ -23,6 +26,7 @@ catches it and sends the signal again with ``send_again``, to arrive once that c
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import multiprocessing
 import os
@@ -37,7 +41,7 @@ END_WAIT_SECONDS = 10.0
 
 
 class Terminated(KeyboardInterrupt):
-    """The run's main process was sent ``signum``."""
+    """The run's main process was sent ``signum`` (SIGTERM or SIGINT)."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(f"stopped by {signal.Signals(signum).name}")
@@ -46,23 +50,24 @@ class Terminated(KeyboardInterrupt):
 
 def end_tasks_with_the_run() -> None:
     """At import, in the main thread of a ``luigi`` command (not a CLI command of the pipeline or a
-    test process that imports it): SIGTERM raises ``Terminated``, unless the process has its own
-    handler already."""
+    test process that imports it): SIGTERM and SIGINT end the task processes and raise
+    ``Terminated``, unless the process has handlers of its own already."""
     command = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
     if command.name != "luigi" and command.parent.name != "luigi":  # `luigi ...` or `python -m luigi ...`
         return
     if threading.current_thread() is not threading.main_thread():
         return
-    if signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None):
-        return
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _stop)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _stop)
     os.register_at_fork(after_in_child=_default_in_child)
     previous_hook = sys.excepthook
 
     def excepthook(kind, value, tb):
-        if not isinstance(value, Terminated):
+        if not isinstance(value, KeyboardInterrupt):
             return previous_hook(kind, value, tb)
-        _exit_as_killed(value.signum)
+        _exit_as_killed(getattr(value, "signum", signal.SIGINT))
 
     sys.excepthook = excepthook
 
@@ -86,13 +91,24 @@ def interrupts_kept(handler: Callable) -> Callable:
     return kept
 
 
-def _raise_terminated(signum, frame) -> None:
+def _stop(signum, frame) -> None:
+    _signal_task_processes(multiprocessing.active_children())
     raise Terminated(signum)
 
 
 def _default_in_child() -> None:
-    if signal.getsignal(signal.SIGTERM) is _raise_terminated:
+    if signal.getsignal(signal.SIGTERM) is _stop:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if signal.getsignal(signal.SIGINT) is _stop:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _signal_task_processes(processes: list[multiprocessing.Process], signum: int = signal.SIGTERM) -> None:
+    # os.kill, not Process.terminate: Luigi's waits for the process to end, without a time limit.
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError, TypeError):  # gone, or not started (no pid)
+            os.kill(process.pid, signum)
+            os.kill(process.pid, signal.SIGCONT)
 
 
 def _exit_as_killed(signum: int) -> None:
@@ -114,13 +130,13 @@ def _exit_as_killed(signum: int) -> None:
 
 
 def _end_task_processes() -> None:
-    """End the task processes that Luigi's worker has not ended (it was interrupted), and wait for them."""
+    """End the task processes still there (Luigi's worker may have been interrupted before it ended
+    them all), and wait for them: SIGKILL after ``END_WAIT_SECONDS``."""
     running = multiprocessing.active_children()
-    for process in running:
-        process.terminate()
+    _signal_task_processes(running)
     deadline = time.monotonic() + END_WAIT_SECONDS
     for process in running:
         process.join(max(0.0, deadline - time.monotonic()))
         if process.is_alive():
-            process.kill()
+            _signal_task_processes([process], signal.SIGKILL)
             process.join()

@@ -22,6 +22,7 @@ from support import (
     Reply,
     dbt_invocations,
     fast_luigi_cfg,
+    fault_env,
     free_port,
     kill,
     run,
@@ -170,10 +171,19 @@ def test_run_report_draws_its_charts_offline(tmp_path, run_pipeline, pg_dsn):
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("stage", ["warehouse_before_swap", "copy"])
-def test_sigterm_to_the_main_process_alone_ends_its_task(tmp_path, run_pipeline, pg_dsn, stage):
-    # `kill <pid>`, `docker stop`, Kubernetes: SIGTERM to the main process only, while a task process
-    # is paused in the build (before its swap) or in the publish's copy.
+@pytest.mark.parametrize(
+    ("stage", "signum", "task_stopped"),
+    [
+        ("warehouse_before_swap", signal.SIGTERM, False),
+        ("copy", signal.SIGTERM, False),
+        ("warehouse_before_swap", signal.SIGINT, False),
+        ("warehouse_before_swap", signal.SIGTERM, True),  # the task itself stopped (SIGSTOP)
+    ],
+)
+def test_a_signal_to_the_main_process_alone_ends_its_task(tmp_path, run_pipeline, pg_dsn, stage, signum,
+                                                          task_stopped):  # fmt: skip
+    # `kill <pid>`, `docker stop`, Kubernetes, `kill -INT`: a signal to the main process only, while a
+    # task process is paused in the build (before its swap) or in the publish's copy.
     book = write_workbook(tmp_path / "in" / "Online Retail.xlsx", SMALL_ROWS)
     marker = tmp_path / "paused"
     proc = run_pipeline.paused(
@@ -182,27 +192,64 @@ def test_sigterm_to_the_main_process_alone_ends_its_task(tmp_path, run_pipeline,
     try:
         wait_until(marker.exists, 120, f"the run reaching {stage}", proc)
         tasks = task_processes(proc.pid)
+        if task_stopped:
+            for pid in tasks:
+                os.kill(pid, signal.SIGSTOP)
         # Twice, 2 ms apart (a supervisor that insists): the second must not interrupt the ending.
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         time.sleep(0.002)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         # Its output closes when the task process, which holds it too, is gone.
         output, _ = proc.communicate(timeout=60)
     finally:
         kill(proc)
 
-    assert proc.returncode == -signal.SIGTERM, output
-    assert "run stopped by SIGTERM: no task process of it is left running" in output
-    assert tasks and not [
-        (pid, Path(f"/proc/{pid}/cmdline").read_bytes(), Path(f"/proc/{pid}/stat").read_text())
-        for pid in tasks
-        if running(pid)
-    ]
+    assert proc.returncode == -signum, output
+    assert f"run stopped by {signal.Signals(signum).name}: no task process of it is left running" in output
+    assert tasks and not [pid for pid in tasks if running(pid)]
     # Nothing half-done went live, and the next run finishes the work.
     assert not (tmp_path / "data" / "warehouse" / "retail.published.json").exists()
     assert (tmp_path / "data" / "warehouse" / "retail.duckdb").exists() == (stage == "copy")
     again = run_pipeline("--source", str(book), env={"PIPELINE_PG_DSN": pg_dsn})
     assert again.returncode == 0, again.output
+
+
+def test_sigterm_ends_the_task_at_once_while_the_central_scheduler_does_not_answer(tmp_path, run_pipeline):
+    # Luigi's worker ends its tasks only after its keep-alive thread stopped: a minute and more when
+    # luigid does not answer, while the build went on to its swap.
+    book = write_workbook(tmp_path / "in" / "Online Retail.xlsx", SMALL_ROWS)
+    port = free_port()
+    (tmp_path / "luigid-logs").mkdir()
+    luigid = start(
+        [LUIGID, "--address", "127.0.0.1", "--port", str(port), "--state-path", tmp_path / "luigid.state",
+         "--logdir", tmp_path / "luigid-logs"],
+        env=os.environ, cwd=tmp_path, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    marker = tmp_path / "paused"
+    proc = None
+    try:
+        wait_until(lambda: answers(port), 30, "luigid answering", luigid)
+        proc = start(
+            run_pipeline.command("--source", str(book), "--scheduler-host", "127.0.0.1", "--scheduler-port",
+                                 str(port), task="BuildWarehouse", local_scheduler=False),
+            env=run_pipeline.env | fault_env("warehouse_before_swap", marker, 20), cwd=run_pipeline.cwd,
+        )  # fmt: skip
+        wait_until(marker.exists, 120, "the build reaching its swap", proc)
+        tasks = task_processes(proc.pid)
+        os.kill(luigid.pid, signal.SIGSTOP)
+        time.sleep(2.5)  # the worker's next keep-alive ping (every second) now waits for an answer
+        proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: not [pid for pid in tasks if running(pid)], 10, "the task process ending", proc)
+        os.kill(luigid.pid, signal.SIGCONT)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc is not None:
+            kill(proc)
+        os.kill(luigid.pid, signal.SIGCONT)
+        kill(luigid)
+
+    assert proc.returncode == -signal.SIGTERM, output
+    assert tasks and not (tmp_path / "data" / "warehouse" / "retail.duckdb").exists()
 
 
 def test_a_second_run_in_the_same_data_dir_is_refused_whatever_its_command_line(
