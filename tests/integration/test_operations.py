@@ -53,6 +53,23 @@ def running(pid: int) -> bool:
     return state != "Z"
 
 
+def start_luigid(tmp_path: Path) -> tuple[subprocess.Popen, int]:
+    """A central scheduler on a free port of 127.0.0.1, answering; ``kill`` it when done."""
+    port = free_port()
+    (tmp_path / "luigid-logs").mkdir()
+    luigid = start(
+        [LUIGID, "--address", "127.0.0.1", "--port", str(port), "--state-path", tmp_path / "luigid.state",
+         "--logdir", tmp_path / "luigid-logs"],
+        env=os.environ, cwd=tmp_path, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: answers(port), 30, "luigid answering", luigid)
+    except BaseException:
+        kill(luigid)
+        raise
+    return luigid, port
+
+
 def task_processes(pid: int) -> list[int]:
     """The task processes Luigi's process ``pid`` forked (its command line; not multiprocessing's
     resource tracker, which ends on its own once the processes it serves are gone)."""
@@ -71,16 +88,8 @@ def test_central_scheduler_with_two_workers(tmp_path, run_pipeline, pg_dsn):
     landing = tmp_path / "landing"
     write_workbook(landing / "a.xlsx", SMALL_ROWS[:6])
     write_workbook(landing / "b.xlsx", [(r[0], *r[1:4], T3, *r[5:]) for r in SMALL_ROWS[6:]])
-    port = free_port()
-    (tmp_path / "luigid-logs").mkdir()
-    luigid = start(
-        [LUIGID, "--address", "127.0.0.1", "--port", str(port), "--state-path", tmp_path / "luigid.state",
-         "--logdir", tmp_path / "luigid-logs"],
-        env=os.environ, cwd=tmp_path, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    luigid, port = start_luigid(tmp_path)
     try:
-        wait_until(lambda: answers(port), 30, "luigid answering", luigid)
-
         ran = run_pipeline(
             "--source", str(landing), "--workers", "2", "--scheduler-host", "127.0.0.1",
             "--scheduler-port", str(port), env={"PIPELINE_PG_DSN": pg_dsn}, local_scheduler=False,
@@ -218,17 +227,10 @@ def test_sigterm_ends_the_task_at_once_while_the_central_scheduler_does_not_answ
     # Luigi's worker ends its tasks only after its keep-alive thread stopped: a minute and more when
     # luigid does not answer, while the build went on to its swap.
     book = write_workbook(tmp_path / "in" / "Online Retail.xlsx", SMALL_ROWS)
-    port = free_port()
-    (tmp_path / "luigid-logs").mkdir()
-    luigid = start(
-        [LUIGID, "--address", "127.0.0.1", "--port", str(port), "--state-path", tmp_path / "luigid.state",
-         "--logdir", tmp_path / "luigid-logs"],
-        env=os.environ, cwd=tmp_path, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    luigid, port = start_luigid(tmp_path)
     marker = tmp_path / "paused"
     proc = None
     try:
-        wait_until(lambda: answers(port), 30, "luigid answering", luigid)
         proc = start(
             run_pipeline.command("--source", str(book), "--scheduler-host", "127.0.0.1", "--scheduler-port",
                                  str(port), task="BuildWarehouse", local_scheduler=False),
