@@ -11,6 +11,8 @@ import os
 # imports it at module level); an operator's own setting wins.
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 
+import luigi.worker  # noqa: E402
+
 from pipeline.config import lock_runs_per_data_dir  # noqa: E402
 from pipeline.console import use_pipeline_logging  # noqa: E402
 from pipeline.lib.signals import end_tasks_with_the_run  # noqa: E402
@@ -27,8 +29,8 @@ from pipeline.tasks import (  # noqa: E402
 use_pipeline_logging()
 # Luigi's one-run-at-a-time lock, per data directory instead of per machine.
 lock_runs_per_data_dir()
-# SIGTERM to the main process ends the tasks it forked, as Ctrl-C does.
-end_tasks_with_the_run()
+# SIGTERM or SIGINT to the main process ends the task processes it forked (pipeline/lib/signals.py).
+end_tasks_with_the_run(lambda process: isinstance(process, luigi.worker.TaskProcess))
 
 __all__ = [
     "BuildWarehouse",

@@ -29,6 +29,8 @@ from pathlib import Path
 import luigi
 from luigi.configuration import LuigiConfigParser
 
+from pipeline.lib.signals import interrupts_kept
+
 LOGGING_CONF = Path(__file__).with_name("logging.ini")
 SUMMARY_MARK = "===== Luigi Execution Summary ====="
 
@@ -180,6 +182,7 @@ def _note_scheduling_error(text: str) -> None:
 
 
 @luigi.Task.event_handler(luigi.Event.START)
+@interrupts_kept
 def _started(task: luigi.Task) -> None:
     if _run is not None and not verbose():
         _run.started[task.task_id] = time.monotonic()
@@ -187,6 +190,7 @@ def _started(task: luigi.Task) -> None:
 
 
 @luigi.Task.event_handler(luigi.Event.SUCCESS)
+@interrupts_kept
 def _succeeded(task: luigi.Task) -> None:
     if _run is None:
         return
@@ -198,6 +202,7 @@ def _succeeded(task: luigi.Task) -> None:
 
 
 @luigi.Task.event_handler(luigi.Event.FAILURE)
+@interrupts_kept
 def _failed(task: luigi.Task, exception: BaseException) -> None:
     # Reported once, at the end of the run. No task is retried by Luigi (each sets retry_count = 1 and
     # retries by itself what may heal, saying so), so a failure is final.
@@ -206,18 +211,21 @@ def _failed(task: luigi.Task, exception: BaseException) -> None:
 
 
 @luigi.Task.event_handler(luigi.Event.BROKEN_TASK)
+@interrupts_kept
 def _broken(task: luigi.Task, exception: BaseException) -> None:
     if _run is not None:
         _run.record(str(task), _describe(exception))
 
 
 @luigi.Task.event_handler(luigi.Event.PROCESS_FAILURE)
+@interrupts_kept
 def _died(task: luigi.Task, message: str) -> None:
     if _run is not None:
         _run.record(str(task), message)
 
 
 @luigi.Task.event_handler(luigi.Event.TIMEOUT)
+@interrupts_kept
 def _timed_out(task: luigi.Task, message: str) -> None:
     # Luigi's message names the task by its id: say which limit it was and, when the limit is the
     # task's own (not [worker] timeout), what to look at.

@@ -602,6 +602,7 @@ class RunAll(luigi.Task):
 
 
 @luigi.Task.event_handler(luigi.Event.START)
+@interrupts_kept
 def _task_started(task: luigi.Task) -> None:
     """With more than one worker, Luigi forks a process for each task (its ``TaskProcess``), which ends
     through ``os._exit`` once the task is done: what dbt leaves there is not worth collecting."""
@@ -611,7 +612,7 @@ def _task_started(task: luigi.Task) -> None:
 
 @BuildWarehouse.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
 @VerifyPostgres.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)
-@interrupts_kept  # it asks whether tasks are complete: on S3, listings (pipeline/lib/signals.py)
+@interrupts_kept
 def _plan_dbt_parse(task: luigi.Task, dependency: luigi.Task) -> None:
     """Luigi fires this while it schedules a dbt task that is not done, in its scheduling process, once
     per dependency. When a task it depends on is still to run too, that task is forked first, and dbt
@@ -635,7 +636,7 @@ def _plan_dbt_parse(task: luigi.Task, dependency: luigi.Task) -> None:
 
 
 @RunAll.event_handler(luigi.Event.DEPENDENCY_PRESENT)
-@interrupts_kept  # it asks the ledger
+@interrupts_kept
 def _summarise_no_op(task: RunAll) -> None:
     """RunAll found complete before anything ran: a no-op run still ends with a summary."""
     from pipeline.summary import print_no_op_summary

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pipeline.lib.signals import stops_deferred
+
 
 def dsn_for(pg_dsn: str, embedded_dir: Path) -> str:
     """The configured DSN, or the embedded server's under ``embedded_dir`` (started if needed)."""
@@ -22,7 +24,10 @@ def embedded_server_dsn(pg_dir: Path) -> str:
     import pgserver
 
     pg_dir.parent.mkdir(parents=True, exist_ok=True)
-    return pgserver.get_server(pg_dir, cleanup_mode=None).get_uri()
+    # A stop signal waits for the start: a killed first initdb leaves a data folder that pgserver takes
+    # for a cluster (its PG_VERSION is written first), and every later run fails on it.
+    with stops_deferred():
+        return pgserver.get_server(pg_dir, cleanup_mode=None).get_uri()
 
 
 def stop_embedded_server(pg_dir: Path) -> bool:

@@ -18,9 +18,15 @@ A task process dies of SIGTERM at once: every task is safe to kill (its outputs 
 all).
 
 Two places drop a KeyboardInterrupt: Luigi's ``Task.trigger_event`` returns when an event handler
-raises one, and Python prints one raised in a fork hook and goes on. Code of the main process that runs
-there and may take a while (asking whether tasks are complete: S3 listings, the ledger; dbt's parse)
-catches it and sends the signal again with ``send_again``, to arrive once that code has returned.
+raises one, and Python prints one raised in a fork hook and goes on. The pipeline's event handlers
+(``interrupts_kept``) and its fork hook catch it and send the signal again with ``send_again``, to
+arrive once they have returned. A stop that is still not acted on when the process exits (it landed
+as Python shut down) makes the exit one by that signal all the same, never 0.
+
+Only Luigi's task processes are ended (the caller says which processes those are): a pool of
+``parallel_scheduling``, a manager and the embedded PostgreSQL are not. A first-time setup that a kill
+would leave half done (the embedded server's ``initdb``) runs in ``stops_deferred``: a stop waits for
+its end.
 """
 
 from __future__ import annotations
@@ -34,10 +40,14 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 END_WAIT_SECONDS = 10.0
+
+_is_task_process: Callable[[multiprocessing.Process], bool] = lambda process: True  # noqa: E731
+_pending: int | None = None  # a stop signal received and not acted on yet
+_deferred: list[int] | None = None  # while stops are deferred: the signals received meanwhile
 
 
 class Terminated(KeyboardInterrupt):
@@ -48,20 +58,25 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
-def end_tasks_with_the_run() -> None:
+def end_tasks_with_the_run(is_task_process: Callable[[multiprocessing.Process], bool]) -> None:
     """At import, in the main thread of a ``luigi`` command (not a CLI command of the pipeline or a
-    test process that imports it): SIGTERM and SIGINT end the task processes and raise
-    ``Terminated``, unless the process has handlers of its own already."""
+    test process that imports it): SIGTERM and SIGINT end the task processes (those of this process's
+    children for which ``is_task_process`` is true) and raise ``Terminated``, unless the process has
+    handlers of its own already."""
+    global _is_task_process
     command = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
     if command.name != "luigi" and command.parent.name != "luigi":  # `luigi ...` or `python -m luigi ...`
         return
     if threading.current_thread() is not threading.main_thread():
         return
+    _is_task_process = is_task_process
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         signal.signal(signal.SIGTERM, _stop)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _stop)
     os.register_at_fork(after_in_child=_default_in_child)
+    # Registered first of the pipeline's exit handlers, so it runs after them.
+    atexit.register(_act_on_a_pending_stop)
     previous_hook = sys.excepthook
 
     def excepthook(kind, value, tb):
@@ -74,8 +89,27 @@ def end_tasks_with_the_run() -> None:
 
 def send_again(stop: KeyboardInterrupt) -> None:
     """Send the signal behind ``stop`` (SIGINT for Ctrl-C) to this process again, 50 ms from now."""
-    signum = getattr(stop, "signum", signal.SIGINT)
-    threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+    global _pending
+    _pending = getattr(stop, "signum", signal.SIGINT)
+    timer = threading.Timer(0.05, os.kill, (os.getpid(), _pending))
+    timer.daemon = True  # Python's shutdown does not wait for it: a pending stop is acted on at exit
+    timer.start()
+
+
+@contextlib.contextmanager
+def stops_deferred() -> Iterator[None]:
+    """A stop signal received in this block (in this process's main thread) takes effect when it ends."""
+    global _deferred
+    if _deferred is not None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _deferred = []
+    try:
+        yield
+    finally:
+        received, _deferred = _deferred, None
+        if received:
+            _stop(received[0], None)
 
 
 def interrupts_kept(handler: Callable) -> Callable:
@@ -92,8 +126,22 @@ def interrupts_kept(handler: Callable) -> Callable:
 
 
 def _stop(signum, frame) -> None:
-    _signal_task_processes(multiprocessing.active_children())
+    global _pending
+    _signal_task_processes(_task_processes())
+    if _deferred is not None:
+        _deferred.append(signum)
+        return
+    _pending = signum
     raise Terminated(signum)
+
+
+def _task_processes() -> list[multiprocessing.Process]:
+    return [process for process in multiprocessing.active_children() if _is_task_process(process)]
+
+
+def _act_on_a_pending_stop() -> None:
+    if _pending is not None:
+        _exit_as_killed(_pending, exit_handlers=False)
 
 
 def _default_in_child() -> None:
@@ -111,17 +159,21 @@ def _signal_task_processes(processes: list[multiprocessing.Process], signum: int
             os.kill(process.pid, signal.SIGCONT)
 
 
-def _exit_as_killed(signum: int) -> None:
+def _exit_as_killed(signum: int, *, exit_handlers: bool = True) -> None:
     # A second signal could interrupt the ending itself (Luigi's, a moment ago, or this one), leaving a
     # task running; the ending is bounded, so further signals wait for nothing.
+    global _pending
+    _pending = None
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, signal.SIG_IGN)
     _end_task_processes()
     print(f"\nrun stopped by {signal.Signals(signum).name}: no task process of it is left running; "
           "nothing half-done went live", file=sys.stderr)  # fmt: skip
     # Python would exit as killed by SIGINT after an uncaught KeyboardInterrupt: run the exit handlers
-    # (logs flushed, temporary parse folders removed) and die of the signal that stopped the run.
-    atexit._run_exitfuncs()
+    # (logs flushed, temporary parse folders removed; not when called from one of them) and die of the
+    # signal that stopped the run.
+    if exit_handlers:
+        atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
     signal.signal(signum, signal.SIG_DFL)
@@ -132,7 +184,7 @@ def _exit_as_killed(signum: int) -> None:
 def _end_task_processes() -> None:
     """End the task processes still there (Luigi's worker may have been interrupted before it ended
     them all), and wait for them: SIGKILL after ``END_WAIT_SECONDS``."""
-    running = multiprocessing.active_children()
+    running = _task_processes()
     _signal_task_processes(running)
     deadline = time.monotonic() + END_WAIT_SECONDS
     for process in running:

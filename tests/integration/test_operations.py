@@ -181,22 +181,23 @@ def test_run_report_draws_its_charts_offline(tmp_path, run_pipeline, pg_dsn):
 
 
 @pytest.mark.parametrize(
-    ("stage", "signum", "task_stopped"),
+    ("stage", "signum", "task_stopped", "options"),
     [
-        ("warehouse_before_swap", signal.SIGTERM, False),
-        ("copy", signal.SIGTERM, False),
-        ("warehouse_before_swap", signal.SIGINT, False),
-        ("warehouse_before_swap", signal.SIGTERM, True),  # the task itself stopped (SIGSTOP)
+        ("warehouse_before_swap", signal.SIGTERM, False, []),
+        ("copy", signal.SIGTERM, False, []),
+        ("warehouse_before_swap", signal.SIGINT, False, []),
+        ("warehouse_before_swap", signal.SIGTERM, True, []),  # the task itself stopped (SIGSTOP)
+        ("warehouse_before_swap", signal.SIGTERM, False, ["--parallel-scheduling"]),
     ],
 )
 def test_a_signal_to_the_main_process_alone_ends_its_task(tmp_path, run_pipeline, pg_dsn, stage, signum,
-                                                          task_stopped):  # fmt: skip
+                                                          task_stopped, options):  # fmt: skip
     # `kill <pid>`, `docker stop`, Kubernetes, `kill -INT`: a signal to the main process only, while a
     # task process is paused in the build (before its swap) or in the publish's copy.
     book = write_workbook(tmp_path / "in" / "Online Retail.xlsx", SMALL_ROWS)
     marker = tmp_path / "paused"
     proc = run_pipeline.paused(
-        "--source", str(book), stage=stage, marker=marker, env={"PIPELINE_PG_DSN": pg_dsn}
+        "--source", str(book), *options, stage=stage, marker=marker, env={"PIPELINE_PG_DSN": pg_dsn}
     )
     try:
         wait_until(marker.exists, 120, f"the run reaching {stage}", proc)

@@ -3,12 +3,14 @@ SIGTERM is taken over only in a ``luigi`` command's process."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 
 import luigi
+import pytest
 
 from pipeline.lib.signals import Terminated, interrupts_kept
 
@@ -45,3 +47,67 @@ def test_sigterm_is_left_alone_outside_a_luigi_command():
     code = "import signal, pipeline; print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "True", done.stderr
+
+
+def test_a_stop_sent_again_as_python_shuts_down_still_ends_the_process_by_that_signal():
+    # The re-sent signal may land as the interpreter exits, where an exception is dropped: a stopped
+    # run must not exit 0.
+    code = (
+        "import sys, signal; sys.argv[0] = '/venv/bin/luigi'; import pipeline; "
+        "from pipeline.lib.signals import Terminated, send_again; send_again(Terminated(signal.SIGTERM))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    assert "run stopped by SIGTERM" in done.stderr
+
+
+def test_a_stop_waits_for_the_end_of_a_deferred_block():
+    # The embedded server's first initdb runs so: killed half way, it leaves a folder pgserver takes for
+    # a cluster.
+    from pipeline.lib import signals
+
+    previous = signal.signal(signal.SIGUSR1, signals._stop)
+    finished = False
+    try:
+        with pytest.raises(Terminated), signals.stops_deferred():
+            os.kill(os.getpid(), signal.SIGUSR1)
+            time.sleep(0.1)
+            finished = True
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+        signals._pending = None
+    assert finished
+
+
+def test_every_event_handler_of_the_pipeline_keeps_its_interrupts():
+    import pipeline  # noqa: F401  (registers the handlers)
+
+    handlers = [
+        callback
+        for callbacks in luigi.Task._event_callbacks.values()
+        for event_callbacks in callbacks.values()
+        for callback in event_callbacks
+        if callback.__module__.startswith("pipeline")
+    ]
+    assert len(handlers) >= 9
+    assert [h.__name__ for h in handlers if not hasattr(h, "__wrapped__")] == []
+
+
+def test_only_luigis_task_processes_are_ended():
+    # With parallel_scheduling, Luigi's pool of completeness checks is a child of the main process too:
+    # killing its workers deadlocked the pool's shutdown.
+    import multiprocessing
+
+    from pipeline.lib import signals
+
+    other = multiprocessing.get_context("fork").Process(target=time.sleep, args=(30,))
+    other.start()
+    previous = signals._is_task_process
+    try:
+        signals._is_task_process = lambda process: isinstance(process, luigi.worker.TaskProcess)
+        assert other in multiprocessing.active_children()
+        assert signals._task_processes() == []
+    finally:
+        signals._is_task_process = previous
+        other.kill()
+        other.join()
