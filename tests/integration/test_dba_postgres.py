@@ -190,7 +190,9 @@ def test_a_server_frozen_mid_copy_ends_the_run_after_the_task_timeout(small_work
         env = {"PIPELINE_PG_DSN": server.dsn()}
         timeout = 20
         marker = tmp_path / "at-copy"
-        args = ["--source", str(small_workbook), "--pipeline-postgres-task-timeout-seconds", str(timeout)]
+        # The limit counts the wait for the publish turn too, so that wait must be shorter.
+        args = ["--source", str(small_workbook), "--pipeline-postgres-task-timeout-seconds", str(timeout),
+                "--pipeline-publish-turn-wait-seconds", "10"]  # fmt: skip
         proc = run_pipeline.paused(*args, stage="copy", marker=marker, seconds=3, env=env)
         postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
         frozen = []
