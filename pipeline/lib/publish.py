@@ -219,7 +219,7 @@ def publish(request: PublishRequest) -> PublishResult:
             conn, shapes, _totals(shapes, pieces)[0], {t: rows_copied[t] for t in changed}
         )
         with _timed(seconds, "index"):
-            _add_piece_keys(request.dsn, shapes, copied, request.copy_threads, analyze_after)
+            _add_piece_keys(request.dsn, shapes, copied, request.copy_threads)
         fault_point("before_go_live")
         ledger_row = _ledger_row(request, version, shapes, pieces, rows_copied, months, seconds)
         with _timed(seconds, "go_live"):

@@ -107,15 +107,19 @@ def _check_contract_types(
         )
 
 
-def _add_piece_keys(
-    dsn: str, shapes: dict[str, Shape], pieces: list[Piece], threads: int, analyze_after: list[str]
-) -> None:
+def _add_piece_keys(dsn: str, shapes: dict[str, Shape], pieces: list[Piece], threads: int) -> None:
     """Before go-live, on each copied piece: the primary key, and on a month the indexes its partitioned
-    table has (ATTACH adopts them instead of building them in the go-live transaction). Foreign keys
-    come with ATTACH, or live on the table a whole piece is synced into. Planner statistics on a month
-    whose table is not analysed as a whole after go-live (``analyze_after``, which re-analyses every
-    month): a month keeps its statistics when attached, a whole piece's rows go into another table.
-    ``threads`` connections at once: an index build is mostly one CPU's sort."""
+    table has (ATTACH adopts them instead of building them in the go-live transaction) and its planner
+    statistics. Foreign keys come with ATTACH, or live on the table a whole piece is synced into.
+    ``threads`` connections at once: an index build, like an ANALYZE, is mostly one CPU's work.
+
+    A month is analysed here, and its columns' statistics targets are then set to 0, which keeps the
+    statistics made and has every later ANALYZE skip its columns (a month is never written after it
+    was copied: a changed month is a new piece). ANALYZE of a partitioned table analyses each month
+    again before PostgreSQL 18 (there is no ANALYZE ONLY), and that was 90 % of the fact's ANALYZE
+    after go-live: 2.4 s of 2.6 s on the real workbook, one month after the other on one connection.
+    With the targets at 0 it takes the table-wide sample only (0.22 s), and the months' statistics
+    are made here, two at a time. A month still gets its row count from each ANALYZE."""
 
     def one(conn, piece: Piece) -> None:
         shape = shapes[piece.table]
@@ -126,8 +130,9 @@ def _add_piece_keys(
             statements.append(f"alter table {relation} add primary key ({cols})")
         if shape.partition_column:
             statements += [f"create index on {relation} ({quote_ident(c)})" for c, _, _ in shape.foreign_keys]
-        if shape.partition_column and piece.table not in analyze_after:
             statements.append(f"analyze {relation}")
+            targets = ", ".join(f"alter column {quote_ident(c)} set statistics 0" for c in shape.column_names)
+            statements.append(f"alter table {relation} {targets}")
         for statement in statements:
             conn.execute(statement)
 

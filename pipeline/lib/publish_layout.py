@@ -213,10 +213,12 @@ def _tables_to_analyze(
     takes a second).
 
     ANALYZE of a partitioned table re-analyses every month too (PostgreSQL before 18 has no ANALYZE
-    ONLY): 3.9 s for the 25 months of the 10× history, most of an incremental publish. So a partitioned
-    table is analysed as a whole only when it has never been, or has changed by ``REANALYZE_FRACTION``
-    since its last analysis (``reltuples``); a full refresh swaps in every row, so it always is. Where
-    it is not, the months swapped in are analysed before go-live instead (``_add_piece_keys``)."""
+    ONLY): 3.9 s for the 25 months of the 10× history, most of an incremental publish, until each
+    month came analysed, with its columns' statistics targets at 0 (``_add_piece_keys``). What is left
+    is the sample of the whole table, and the months that an earlier version of the pipeline attached.
+    So a partitioned table is analysed as a whole only when it has never been, or has changed by
+    ``REANALYZE_FRACTION`` since its last analysis (``reltuples``); a full refresh swaps in every row,
+    so it always is. The months swapped in carry their own statistics either way."""
     tables = []
     for table in sorted(rows_swapped_in):
         if shapes[table].partition_column:

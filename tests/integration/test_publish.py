@@ -484,6 +484,42 @@ def test_a_first_publish_leaves_every_live_table_analysed(warehouses, pg_dsn):
     assert months > 2 and not_analysed == 0
 
 
+def test_each_month_keeps_the_statistics_made_before_go_live(warehouses, pg_dsn):
+    # ANALYZE of a partitioned table analyses every month again (PostgreSQL before 18): a month's
+    # statistics are made once, before go-live, and its columns' targets at 0 keep ANALYZE of the
+    # table from making them again.
+    _, b = warehouses
+    do_publish(b, pg_dsn)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        months = [
+            row[0]
+            for row in conn.execute(
+                "select i.inhrelid from pg_inherits i where i.inhparent in "
+                "('analytics.fct_sales'::regclass, 'analytics.fct_invoices'::regclass)"
+            )
+        ]
+        targets = {
+            row[0]
+            for row in conn.execute(
+                "select distinct attstattarget from pg_attribute "
+                "where attrelid = any(%s) and attnum > 0 and not attisdropped",
+                (months,),
+            )
+        }
+        # pg_stats, not pg_statistic: a login role that is not superuser reads only the view.
+        unanalysed = conn.execute(
+            "select count(*) from pg_attribute a join pg_class c on c.oid = a.attrelid "
+            "join pg_namespace n on n.oid = c.relnamespace "
+            "where a.attrelid = any(%s) and a.attnum > 0 and not a.attisdropped and not exists ("
+            "  select from pg_stats s where s.schemaname = n.nspname and s.tablename = c.relname "
+            "  and s.attname = a.attname and not s.inherited)",
+            (months,),
+        ).fetchone()[0]
+    assert len(months) > 2
+    assert targets == {0}
+    assert unanalysed == 0  # every column of every month has its statistics
+
+
 def test_the_fact_as_a_whole_is_analysed_again_only_once_enough_of_it_changed(
     warehouses, grown, pg_dsn, monkeypatch
 ):
