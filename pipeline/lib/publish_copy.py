@@ -111,15 +111,9 @@ def _add_piece_keys(dsn: str, shapes: dict[str, Shape], pieces: list[Piece], thr
     """Before go-live, on each copied piece: the primary key, and on a month the indexes its partitioned
     table has (ATTACH adopts them instead of building them in the go-live transaction) and its planner
     statistics. Foreign keys come with ATTACH, or live on the table a whole piece is synced into.
-    ``threads`` connections at once: an index build, like an ANALYZE, is mostly one CPU's work.
-
-    A month is analysed here, and its columns' statistics targets are then set to 0, which keeps the
-    statistics made and has every later ANALYZE skip its columns (a month is never written after it
-    was copied: a changed month is a new piece). ANALYZE of a partitioned table analyses each month
-    again before PostgreSQL 18 (there is no ANALYZE ONLY), and that was 90 % of the fact's ANALYZE
-    after go-live: 2.4 s of 2.6 s on the real workbook, one month after the other on one connection.
-    With the targets at 0 it takes the table-wide sample only (0.22 s), and the months' statistics
-    are made here, two at a time. A month still gets its row count from each ANALYZE."""
+    ``threads`` connections at once: an index build, like an ANALYZE, is mostly one CPU's work. A
+    month's statistics are made here, two at a time, and ANALYZE of its table after go-live keeps them
+    (``_analyze_live_tables``)."""
 
     def one(conn, piece: Piece) -> None:
         shape = shapes[piece.table]
@@ -131,8 +125,6 @@ def _add_piece_keys(dsn: str, shapes: dict[str, Shape], pieces: list[Piece], thr
         if shape.partition_column:
             statements += [f"create index on {relation} ({quote_ident(c)})" for c, _, _ in shape.foreign_keys]
             statements.append(f"analyze {relation}")
-            targets = ", ".join(f"alter column {quote_ident(c)} set statistics 0" for c in shape.column_names)
-            statements.append(f"alter table {relation} {targets}")
         for statement in statements:
             conn.execute(statement)
 
