@@ -241,27 +241,34 @@ def _analyze_live_tables(conn, tables: list[str]) -> None:
     the real workbook's fact, one month after the other. So in the transaction of that ANALYZE, the
     months' columns have statistics target 0, which ANALYZE skips, keeping what they have, and get
     their own targets back after it; the table-wide sample is left (0.22 s). The catalog ends as it
-    was: a manual ANALYZE, or one after a restore from pg_dump, works as PostgreSQL documents it."""
+    was: a manual ANALYZE, or one after a restore from pg_dump, works as PostgreSQL documents it.
+
+    The table and its months are locked first, in the order ANALYZE of the table takes them, so a
+    concurrent ANALYZE of it waits instead of deadlocking with the ALTERs. A month owned by a role
+    the publisher does not act for is analysed again as before: altering it would fail."""
     for table in tables:
         live = _live_table(table)
-        months: dict[str, list[tuple[str, int]]] = {}
-        for month, column, target in conn.execute(
-            "select a.attrelid::regclass::text, a.attname, coalesce(a.attstattarget, -1) "
-            "from pg_inherits i join pg_attribute a on a.attrelid = i.inhrelid "
-            "where i.inhparent = to_regclass(%s) and a.attnum > 0 and not a.attisdropped "
-            "order by a.attrelid, a.attnum",
-            (live,),
-        ):
-            months.setdefault(month, []).append((column, target))
+        with conn.transaction():
+            conn.execute(f"lock table {live} in share update exclusive mode")
+            months: dict[str, list[tuple[str, int]]] = {}
+            for month, column, target in conn.execute(
+                "select a.attrelid::regclass::text, a.attname, coalesce(a.attstattarget, -1) "
+                "from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+                "join pg_attribute a on a.attrelid = i.inhrelid "
+                "where i.inhparent = to_regclass(%s) and pg_has_role(c.relowner, 'USAGE') "
+                "and a.attnum > 0 and not a.attisdropped order by a.attrelid, a.attnum",
+                (live,),
+            ):
+                months.setdefault(month, []).append((column, target))
 
-        def targets(month: str, columns: list[tuple[str, int]], skip: bool) -> str:
-            return f"alter table {month} " + ", ".join(
-                f"alter column {quote_ident(c)} set statistics {0 if skip else t}" for c, t in columns
+            def targets(month: str, columns: list[tuple[str, int]], skip: bool) -> str:
+                return f"alter table {month} " + ", ".join(
+                    f"alter column {quote_ident(c)} set statistics {0 if skip else t}" for c, t in columns
+                )
+
+            _execute_all(
+                conn,
+                [targets(m, cs, skip=True) for m, cs in months.items()]
+                + [f"analyze {live}"]
+                + [targets(m, cs, skip=False) for m, cs in months.items()],
             )
-
-        _execute_all(
-            conn,
-            [targets(m, cs, skip=True) for m, cs in months.items()]
-            + [f"analyze {live}"]
-            + [targets(m, cs, skip=False) for m, cs in months.items()],
-        )

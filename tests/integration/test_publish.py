@@ -535,6 +535,38 @@ def test_analysing_the_fact_keeps_each_month_s_statistics_and_targets(warehouses
         assert inherited > 0
 
 
+def test_analysing_the_fact_waits_for_a_concurrent_analyse_instead_of_deadlocking(warehouses, pg_dsn):
+    # A DBA's ANALYZE of the fact locks the table, then each month. The publish's ANALYZE alters the
+    # months too: were it to lock them before the table, the two would each hold what the other waits for.
+    from pipeline.lib.publish_layout import _analyze_live_tables
+
+    _, b = warehouses
+    do_publish(b, pg_dsn)
+    failures: list[BaseException] = []
+    with psycopg.connect(pg_dsn, autocommit=True) as ours, psycopg.connect(pg_dsn) as dba:
+        dba.execute("lock table only analytics.fct_sales in share update exclusive mode")
+
+        def analyse() -> None:
+            try:
+                _analyze_live_tables(ours, ["fct_sales"])
+            except BaseException as err:  # reported by the assertion below, not lost in the thread
+                failures.append(err)
+
+        thread = threading.Thread(target=analyse)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not dba.execute(
+            "select exists (select from pg_stat_activity where pid = %s and wait_event_type = 'Lock')",
+            (ours.info.backend_pid,),
+        ).fetchone()[0]:
+            assert time.monotonic() < deadline, "the publish's ANALYZE never waited for the DBA's lock"
+            time.sleep(0.05)
+        dba.execute("analyze analytics.fct_sales")
+        dba.commit()
+        thread.join(timeout=60)
+    assert not thread.is_alive() and failures == []
+
+
 def test_the_fact_as_a_whole_is_analysed_again_only_once_enough_of_it_changed(
     warehouses, grown, pg_dsn, monkeypatch
 ):
