@@ -6,6 +6,8 @@ BI role's grants.
 
 from __future__ import annotations
 
+import time
+
 from pipeline.lib.postgres import LIVE_SCHEMA, META_SCHEMA
 from pipeline.lib.publish_pieces import PublishError, Shape, _LiveVersion, _qualified, _relation
 from pipeline.lib.specs import TableSpec, quote_ident, quote_literal
@@ -232,6 +234,10 @@ def _tables_to_analyze(
     return tables
 
 
+# A deadlock victim, or a try that found the table locked, is rolled back whole and tried again.
+ANALYZE_ATTEMPTS = 3
+
+
 def _analyze_live_tables(conn, tables: list[str]) -> None:
     """ANALYZE each of ``tables`` in ``analytics``, after go-live and outside it.
 
@@ -239,36 +245,71 @@ def _analyze_live_tables(conn, tables: list[str]) -> None:
     written after it was copied (a changed month is a new piece). ANALYZE of the table analyses each
     month again all the same before PostgreSQL 18 (there is no ANALYZE ONLY): 2.4 s of the 2.6 s of
     the real workbook's fact, one month after the other. So in the transaction of that ANALYZE, the
-    months' columns have statistics target 0, which ANALYZE skips, keeping what they have, and get
-    their own targets back after it; the table-wide sample is left (0.22 s). The catalog ends as it
-    was: a manual ANALYZE, or one after a restore from pg_dump, works as PostgreSQL documents it.
+    months' columns that have statistics get target 0, which ANALYZE skips, keeping what they have,
+    and their own targets back after it; the table-wide sample is left (0.22 s). The targets and the
+    months' column statistics end as they were (ANALYZE still re-estimates each month's row count):
+    a manual ANALYZE, or one after a restore from pg_dump, works as PostgreSQL documents it. A column
+    without statistics (a month restored from pg_dump, one that an earlier version of the pipeline
+    attached and never analysed) is analysed with the table.
 
     The table and its months are locked first, in the order ANALYZE of the table takes them, so a
     concurrent ANALYZE of it waits instead of deadlocking with the ALTERs. A month owned by a role
-    the publisher does not act for is analysed again as before: altering it would fail."""
+    the publisher does not act for is analysed again as before: altering it would fail.
+
+    The version is live by now: a failure here says so, and is not retried as a failed publish."""
+    import psycopg
+
+    failed = []
     for table in tables:
         live = _live_table(table)
-        with conn.transaction():
-            conn.execute(f"lock table {live} in share update exclusive mode")
-            months: dict[str, list[tuple[str, int]]] = {}
-            for month, column, target in conn.execute(
-                "select a.attrelid::regclass::text, a.attname, coalesce(a.attstattarget, -1) "
-                "from pg_inherits i join pg_class c on c.oid = i.inhrelid "
-                "join pg_attribute a on a.attrelid = i.inhrelid "
-                "where i.inhparent = to_regclass(%s) and pg_has_role(c.relowner, 'USAGE') "
-                "and a.attnum > 0 and not a.attisdropped order by a.attrelid, a.attnum",
-                (live,),
-            ):
-                months.setdefault(month, []).append((column, target))
+        for attempt in range(1, ANALYZE_ATTEMPTS + 1):
+            try:
+                _analyze_keeping_month_statistics(conn, live)
+                break
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable) as err:
+                if attempt == ANALYZE_ATTEMPTS:
+                    failed.append((live, f"{attempt} tries, another session held its locks ({err})"))
+                else:
+                    time.sleep(attempt)
+            except psycopg.Error as err:
+                failed.append((live, str(err).strip()))
+                break
+    if failed:
+        raise PublishError(
+            "the new version is live, but ANALYZE failed for "
+            + "; ".join(f"{live}: {why}" for live, why in failed)
+            + ". Queries on these tables are planned from their earlier statistics until "
+            + " ".join(f"`ANALYZE {live};`" for live, _ in failed)
+            + " runs"
+        )
 
-            def targets(month: str, columns: list[tuple[str, int]], skip: bool) -> str:
-                return f"alter table {month} " + ", ".join(
-                    f"alter column {quote_ident(c)} set statistics {0 if skip else t}" for c, t in columns
-                )
 
-            _execute_all(
-                conn,
-                [targets(m, cs, skip=True) for m, cs in months.items()]
-                + [f"analyze {live}"]
-                + [targets(m, cs, skip=False) for m, cs in months.items()],
+def _analyze_keeping_month_statistics(conn, live: str) -> None:
+    with conn.transaction():
+        conn.execute(f"lock table {live} in share update exclusive mode")
+        months: dict[str, list[tuple[str, int]]] = {}
+        for month, column, target in conn.execute(
+            "select a.attrelid::regclass::text, a.attname, coalesce(a.attstattarget, -1) "
+            "from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+            "join pg_namespace n on n.oid = c.relnamespace "
+            "join pg_attribute a on a.attrelid = i.inhrelid "
+            "where i.inhparent = to_regclass(%s) and pg_has_role(c.relowner, 'USAGE') "
+            "and a.attnum > 0 and not a.attisdropped and exists (select from pg_stats s "
+            "  where s.schemaname = n.nspname and s.tablename = c.relname and s.attname = a.attname "
+            "  and not s.inherited) "
+            "order by a.attrelid, a.attnum",
+            (live,),
+        ):
+            months.setdefault(month, []).append((column, target))
+
+        def targets(month: str, columns: list[tuple[str, int]], skip: bool) -> str:
+            return f"alter table {month} " + ", ".join(
+                f"alter column {quote_ident(c)} set statistics {0 if skip else t}" for c, t in columns
             )
+
+        _execute_all(
+            conn,
+            [targets(m, cs, skip=True) for m, cs in months.items()]
+            + [f"analyze {live}"]
+            + [targets(m, cs, skip=False) for m, cs in months.items()],
+        )

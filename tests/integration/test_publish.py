@@ -486,26 +486,30 @@ def test_a_first_publish_leaves_every_live_table_analysed(warehouses, pg_dsn):
 
 def test_analysing_the_fact_keeps_each_month_s_statistics_and_targets(warehouses, pg_dsn):
     # ANALYZE of a partitioned table analyses every month again (PostgreSQL before 18): the publish
-    # has it skip the months, whose statistics were made before go-live and whose rows never change,
-    # and leaves their statistics targets as it found them.
+    # has it skip the months' columns that have statistics (made before go-live; a month's rows never
+    # change), analyse those that have none, and leave the targets as it found them.
     from pipeline.lib.publish_layout import _analyze_live_tables
 
     _, b = warehouses
     do_publish(b, pg_dsn)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        month = conn.execute(
-            "select inhrelid::regclass::text from pg_inherits "
-            "where inhparent = 'analytics.fct_sales'::regclass order by 1 limit 1"
-        ).fetchone()[0]
+        month, other = (
+            row[0]
+            for row in conn.execute(
+                "select inhrelid::regclass::text from pg_inherits "
+                "where inhparent = 'analytics.fct_sales'::regclass order by 1 limit 2"
+            )
+        )
 
-        def quantity_bounds() -> int:
+        def quantity_bounds(table: str, inherited: bool = False) -> int:
             # pg_stats, not pg_statistic: a login role that is not superuser reads only the view.
-            return conn.execute(
+            found = conn.execute(
                 "select coalesce(cardinality(histogram_bounds::text::text[]), 0) "
                 "+ coalesce(cardinality(most_common_vals::text::text[]), 0) from pg_stats "
-                "where schemaname || '.' || tablename = %s and attname = 'quantity' and not inherited",
-                (month,),
-            ).fetchone()[0]
+                "where schemaname || '.' || tablename = %s and attname = 'quantity' and inherited = %s",
+                (table, inherited),
+            ).fetchone()
+            return found[0] if found else 0
 
         def targets() -> dict[str, int]:
             return dict(
@@ -516,23 +520,53 @@ def test_analysing_the_fact_keeps_each_month_s_statistics_and_targets(warehouses
                 ).fetchall()
             )
 
-        made_before_go_live = quantity_bounds()
-        # Statistics of this month unlike any an ANALYZE at the default target makes, then a DBA's own
-        # target on another column.
+        made_before_go_live = quantity_bounds(month)
+        # Statistics of one month unlike any an ANALYZE at the default target makes, then a DBA's own
+        # target on another column; none at all for the quantity of another month (as after a
+        # restore from pg_dump); and a target on the table itself that shows its own analysis ran.
         conn.execute(f"alter table {month} alter column quantity set statistics 1")
         conn.execute(f"analyze {month}")
         conn.execute(f"alter table {month} alter column quantity set statistics -1")
         conn.execute(f"alter table {month} alter column customer_key set statistics 250")
-        odd, before = quantity_bounds(), targets()
+        conn.execute(
+            "delete from pg_statistic where starelid = %s::regclass and staattnum = "
+            "(select attnum from pg_attribute where attrelid = %s::regclass and attname = 'quantity')",
+            (other, other),
+        )
+        conn.execute("alter table only analytics.fct_sales alter column quantity set statistics 1")
+        odd, before = quantity_bounds(month), targets()
+        table_wide = quantity_bounds("analytics.fct_sales", inherited=True)
+        assert quantity_bounds(other) == 0
         _analyze_live_tables(conn, ["fct_sales"])
-        inherited = conn.execute(
-            "select count(*) from pg_stats where schemaname = 'analytics' and tablename = 'fct_sales' "
-            "and inherited"
-        ).fetchone()[0]
         assert made_before_go_live > odd > 0  # the month came analysed at the default target
-        assert quantity_bounds() == odd  # the fact's ANALYZE did not analyse the month again
+        assert quantity_bounds(month) == odd  # the fact's ANALYZE did not analyse it again
         assert targets() == before and before["customer_key"] == 250
-        assert inherited > 0
+        assert quantity_bounds(other) > odd  # the column without statistics has them, at its target
+        assert 0 < quantity_bounds("analytics.fct_sales", inherited=True) < table_wide
+
+
+def test_a_failed_analyse_after_go_live_says_the_version_is_live(warehouses, pg_dsn):
+    # Once the new version is live, a failure is not "nothing was made live", and is not retried as a
+    # failed publish would be. A DBA's event trigger that refuses the publish's ALTERs stands in.
+    a, b = warehouses
+    do_publish(a, pg_dsn)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("""
+            create function refuse_statistics() returns event_trigger language plpgsql as $$
+            begin
+                if current_query() like '%set statistics 0%' then
+                    raise exception 'statistics targets are frozen here';
+                end if;
+            end $$;
+            create event trigger refuse_statistics on ddl_command_start when tag in ('ALTER TABLE')
+                execute function refuse_statistics();
+        """)  # fmt: skip
+    with pytest.raises(PublishError, match="the new version is live, but ANALYZE failed") as failed:
+        do_publish(b, pg_dsn)
+    # Each partitioned table is tried, and named with what refused it.
+    assert str(failed.value).count("statistics targets are frozen here") == 2
+    assert '"analytics"."fct_sales"' in str(failed.value)
+    assert live_state(pg_dsn) == (b.version, b.lines, b.total)
 
 
 def test_analysing_the_fact_waits_for_a_concurrent_analyse_instead_of_deadlocking(warehouses, pg_dsn):
