@@ -276,7 +276,7 @@ def _analyze_live_tables(conn, tables: list[str]) -> None:
                 break
     if failed:
         raise PublishError(
-            "the new version is live, but ANALYZE failed for "
+            "the version went live, but ANALYZE failed for "
             + "; ".join(f"{live}: {why}" for live, why in failed)
             + ". Queries on these tables are planned from their earlier statistics until "
             + " ".join(f"`ANALYZE {live};`" for live, _ in failed)

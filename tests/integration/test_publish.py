@@ -561,7 +561,7 @@ def test_a_failed_analyse_after_go_live_says_the_version_is_live(warehouses, pg_
             create event trigger refuse_statistics on ddl_command_start when tag in ('ALTER TABLE')
                 execute function refuse_statistics();
         """)  # fmt: skip
-    with pytest.raises(PublishError, match="the new version is live, but ANALYZE failed") as failed:
+    with pytest.raises(PublishError, match="the version went live, but ANALYZE failed") as failed:
         do_publish(b, pg_dsn)
     # Each partitioned table is tried, and named with what refused it.
     assert str(failed.value).count("statistics targets are frozen here") == 2
