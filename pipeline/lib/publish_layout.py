@@ -234,7 +234,7 @@ def _tables_to_analyze(
     return tables
 
 
-# A deadlock victim, or a try that found the table locked, is rolled back whole and tried again.
+# A deadlock victim is rolled back whole and tried again (no lock_timeout is set here: a lock is waited for).
 ANALYZE_ATTEMPTS = 3
 
 
@@ -266,9 +266,9 @@ def _analyze_live_tables(conn, tables: list[str]) -> None:
             try:
                 _analyze_keeping_month_statistics(conn, live)
                 break
-            except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable) as err:
+            except psycopg.errors.DeadlockDetected as err:
                 if attempt == ANALYZE_ATTEMPTS:
-                    failed.append((live, f"{attempt} tries, another session held its locks ({err})"))
+                    failed.append((live, f"{attempt} tries, each a deadlock with another session ({err})"))
                 else:
                     time.sleep(attempt)
             except psycopg.Error as err:
