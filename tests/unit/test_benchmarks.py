@@ -1,11 +1,15 @@
-"""The benchmark harness measures what it claims: wall time and the peak RSS of a process tree."""
+"""The benchmark harness measures what it claims: wall time, CPU time and the peak RSS of a process
+tree."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from benchmarks.__main__ import markdown, measure, parse_args, targets
+import psutil
+import pytest
+
+from benchmarks.__main__ import Postgres, markdown, measure, parse_args, targets
 
 ALLOCATE = (
     "import time; block = bytearray(300 * 1024 * 1024); "
@@ -17,24 +21,45 @@ def test_measure_sees_a_childs_memory(tmp_path):
     # The measured process starts a child that holds 300 MB: the tree's peak must include it.
     parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {ALLOCATE!r}], check=True)"
 
-    seconds, peak, rc = measure([sys.executable, "-c", parent], dict(os.environ), tmp_path)
+    run = measure([sys.executable, "-c", parent], dict(os.environ), tmp_path)
 
-    assert rc == 0
-    assert seconds >= 0.5
-    assert peak > 300 * 1024 * 1024
+    assert run.returncode == 0
+    assert run.seconds >= 0.5
+    assert run.peak_rss > 300 * 1024 * 1024
+
+
+def test_measure_counts_the_cpu_of_a_childs_child_not_its_sleep(tmp_path):
+    # A grandchild spins for 0.6 s of CPU, then the child sleeps 0.6 s: the CPU time must hold the
+    # grandchild's work (Luigi's task processes are grandchildren) and not the sleep.
+    spin = "import time; end = time.process_time() + 0.6\nwhile time.process_time() < end: pass"
+    parent = (
+        f"import subprocess, sys, time; subprocess.run([sys.executable, '-c', {spin!r}], check=True); "
+        "time.sleep(0.6)"
+    )
+
+    run = measure([sys.executable, "-c", parent], dict(os.environ), tmp_path)
+
+    assert run.returncode == 0
+    assert run.seconds >= 1.2
+    assert 0.6 <= run.cpu_seconds < run.seconds - 0.5
 
 
 def test_markdown_table_carries_every_figure():
     result = {
         "label": "real workbook", "lines": 541_909, "floor_seconds": 3.1, "end_to_end_seconds": 31.0,
         "end_to_end_over_floor": 10.0, "end_to_end_peak_rss_mb": 900, "noop_seconds": 0.6,
+        "end_to_end_cpu_seconds": 40.5, "end_to_end_postgres_cpu_seconds": 9.5, "cores": 2,
         "baseline_seconds": 120.0, "baseline_over_pipeline": 3.87, "first_run_seconds": 38.2,
         "stages": {"convert": {"seconds": 4.0, "rows_per_second": 135_477, "peak_rss_mb": 700}},
     }  # fmt: skip
 
     table = markdown([result], "python -m benchmarks --runs 3")
 
-    assert "| real workbook | 541,909 | 3.1 s | 31.0 s | 10.0× | 900 MB | 0.6 s | 120.0 s | 3.87× |" in table
+    row = "| real workbook | 541,909 | 3.1 s | 31.0 s | 40.5 s + 9.5 s | 10.0× | 900 MB | 0.6 s | 120.0 s |"
+    assert row + " 3.87× |" in table
+    # (40.5 + 9.5) / 2 cores = 25 s, 25 / 3.1 = 8.06× the floor.
+    assert "on 2 cores no run of this work can end before 25.0 s" in table
+    assert "8.06× the floor" in table
     assert "| real workbook | convert | 4.0 | 135,477 | 700 MB |" in table
     assert "`python -m benchmarks --runs 3`" in table
     assert "parses both projects in full: 38.2 s" in table
@@ -100,3 +125,20 @@ def test_incremental_case_has_its_table_and_its_targets():
     assert "| an export added to 10× history ≤ 2× the export alone | 2.14× | **missed** |" in table
     assert "| no-op after the export | 0.3 s | met |" in table
     assert "| source | lines |" not in table  # no empty table for cases not run
+
+
+@pytest.mark.postgres
+def test_the_servers_cpu_holds_the_work_of_a_backend_that_has_ended(pg_server):
+    # The run's queries run in backends, which end with their connections: their CPU time must count.
+    import psycopg
+
+    bench = Postgres(pg_server)
+    dsn = bench.fresh_dsn()
+    before = bench.cpu_seconds()
+    with psycopg.connect(dsn) as conn:
+        conn.execute("select sum(i) from generate_series(1, 4000000) as i").fetchone()
+        pid = conn.execute("select pg_backend_pid()").fetchone()[0]
+        spent = sum(psutil.Process(pid).cpu_times()[:2])
+
+    assert spent > 0.1
+    assert bench.cpu_seconds() - before >= 0.95 * spent
